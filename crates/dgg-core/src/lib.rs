@@ -1,1 +1,22 @@
-//! placeholder
+//! dgg-core: the DGG deep clustering engine (Yang et al., ICCV 2019) on candle.
+//! A Gaussian-mixture VAE whose posteriors are tied to their neighbours on a similarity graph.
+
+pub mod config;
+pub mod data;
+pub mod device;
+pub mod error;
+pub mod kmeans;
+pub mod loss;
+pub mod metrics;
+pub mod model;
+pub mod nn;
+pub mod pipeline;
+pub mod pretrain;
+pub mod prior;
+pub mod train;
+
+pub use config::Config;
+pub use error::{DggError, Result};
+pub use model::Model;
+pub use pipeline::{fit, FitOutput};
+pub use candle_core::Device;

@@ -1,0 +1,172 @@
+//! Training configuration: a plain struct with the paper's defaults, validated before any work starts.
+//! The TypeScript layer owns the user-facing defaults; this re-validates whatever reaches Rust.
+
+use crate::error::{DggError, Result};
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Likelihood {
+    Bernoulli,
+    Gaussian,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum GraphSource {
+    Siamese,
+    Euclidean,
+    None,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Weighting {
+    Uniform,
+    Gaussian,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ClassifierKind {
+    Linear,
+    Mlp,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ScaleMode {
+    Auto,
+    None,
+    Max,
+    Standardize,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DeviceChoice {
+    Auto,
+    Cpu,
+    Cuda,
+}
+
+/// Epochs of each phase of the pipeline. Zero skips a phase.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Epochs {
+    pub layerwise: usize,
+    pub pretrain: usize,
+    pub vae: usize,
+    pub siamese: usize,
+    pub classifier: usize,
+    pub dgg: usize,
+}
+
+/// Learning rates of each phase (Adam).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LearningRates {
+    pub pretrain: f64,
+    pub vae: f64,
+    pub siamese: f64,
+    pub classifier: f64,
+    pub dgg: f64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Config {
+    pub n_clusters: usize,
+    pub latent_dim: usize,
+    pub hidden: Vec<usize>,
+    /// `None` chooses from the data's range after scaling.
+    pub likelihood: Option<Likelihood>,
+    pub scale: ScaleMode,
+    pub graph: GraphSource,
+    pub neighbours: usize,
+    pub weighting: Weighting,
+    pub classifier: ClassifierKind,
+    pub epochs: Epochs,
+    pub batch_size: usize,
+    pub lr: LearningRates,
+    pub weight_decay: f64,
+    pub kmeans_restarts: usize,
+    pub seed: u64,
+    pub device: DeviceChoice,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            n_clusters: 10,
+            latent_dim: 10,
+            hidden: vec![500, 500, 2000],
+            likelihood: None,
+            scale: ScaleMode::Auto,
+            graph: GraphSource::Siamese,
+            neighbours: 20,
+            weighting: Weighting::Uniform,
+            classifier: ClassifierKind::Linear,
+            epochs: Epochs { layerwise: 10, pretrain: 50, vae: 10, siamese: 20, classifier: 30, dgg: 100 },
+            batch_size: 256,
+            lr: LearningRates { pretrain: 1e-3, vae: 5e-4, siamese: 5e-4, classifier: 2e-2, dgg: 2e-3 },
+            weight_decay: 1e-4,
+            kmeans_restarts: 10,
+            seed: 42,
+            device: DeviceChoice::Auto,
+        }
+    }
+}
+
+impl Config {
+    /// Checks every field; the message names the field and the value.
+    pub fn validate(&self) -> Result<()> {
+        let int = |field: &str, v: usize, lo: usize, hi: usize| -> Result<()> {
+            if v < lo || v > hi {
+                return Err(DggError::option(field, format!("must be an integer in {lo}..={hi}, got {v}")));
+            }
+            Ok(())
+        };
+        int("nClusters", self.n_clusters, 2, 100_000)?;
+        int("latentDim", self.latent_dim, 1, 1024)?;
+        if self.hidden.is_empty() || self.hidden.len() > 8 {
+            return Err(DggError::option("hidden", format!("must list 1 to 8 layer sizes, got {}", self.hidden.len())));
+        }
+        for (i, &h) in self.hidden.iter().enumerate() {
+            int(&format!("hidden[{i}]"), h, 1, 65_536)?;
+        }
+        int("neighbours", self.neighbours, 1, 256)?;
+        int("batchSize", self.batch_size, 1, 65_536)?;
+        int("kmeansRestarts", self.kmeans_restarts, 1, 1000)?;
+        let lrs = [
+            ("learningRates.pretrain", self.lr.pretrain),
+            ("learningRates.vae", self.lr.vae),
+            ("learningRates.siamese", self.lr.siamese),
+            ("learningRates.classifier", self.lr.classifier),
+            ("learningRates.dgg", self.lr.dgg),
+        ];
+        for (field, v) in lrs {
+            if !(v.is_finite() && v > 0.0) {
+                return Err(DggError::option(field, format!("must be a positive number, got {v}")));
+            }
+        }
+        if !(self.weight_decay.is_finite() && self.weight_decay >= 0.0) {
+            return Err(DggError::option("weightDecay", format!("must be >= 0, got {}", self.weight_decay)));
+        }
+        Ok(())
+    }
+
+    /// Checks the options that depend on the data size.
+    pub fn validate_for(&self, n: usize) -> Result<()> {
+        if self.n_clusters > n {
+            return Err(DggError::option(
+                "nClusters",
+                format!("must not exceed the number of rows ({n}), got {}", self.n_clusters),
+            ));
+        }
+        if self.graph != GraphSource::None && self.neighbours >= n {
+            return Err(DggError::option(
+                "neighbours",
+                format!("must be smaller than the number of rows ({n}), got {}", self.neighbours),
+            ));
+        }
+        Ok(())
+    }
+}

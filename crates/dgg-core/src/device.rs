@@ -1,0 +1,43 @@
+//! Device selection: CUDA when this build has it and a GPU answers, else the CPU, with the reason.
+
+use crate::config::DeviceChoice;
+use crate::error::{DggError, Result};
+use candle_core::Device;
+
+/// Whether this build was compiled with the `cuda` feature.
+pub fn cuda_compiled() -> bool {
+    cfg!(feature = "cuda")
+}
+
+/// The chosen device and a one-line reason, e.g. "cuda:0 (NVIDIA driver found)".
+pub fn select(choice: DeviceChoice) -> Result<(Device, String)> {
+    match choice {
+        DeviceChoice::Cpu => Ok((Device::Cpu, "cpu (requested)".into())),
+        DeviceChoice::Cuda => open_cuda().map_err(DggError::DeviceUnavailable),
+        DeviceChoice::Auto => Ok(open_cuda().unwrap_or_else(|why| (Device::Cpu, format!("cpu ({why})")))),
+    }
+}
+
+#[cfg(feature = "cuda")]
+fn open_cuda() -> std::result::Result<(Device, String), String> {
+    // A missing driver makes cudarc panic rather than return an error: contain it.
+    match std::panic::catch_unwind(|| Device::new_cuda(0)) {
+        Ok(Ok(dev)) => Ok((dev, "cuda:0 (CUDA build, GPU found)".into())),
+        Ok(Err(e)) => Err(format!("cuda requested but no usable GPU: {e}")),
+        Err(_) => Err("cuda requested but the CUDA driver could not be loaded".into()),
+    }
+}
+
+#[cfg(not(feature = "cuda"))]
+fn open_cuda() -> std::result::Result<(Device, String), String> {
+    Err("this build of dgg-native has no CUDA support; install the CUDA addon".into())
+}
+
+/// A short name for reports: "cpu" or "cuda:0".
+pub fn name(device: &Device) -> String {
+    match device {
+        Device::Cpu => "cpu".into(),
+        Device::Cuda(_) => "cuda:0".into(),
+        _ => "other".into(),
+    }
+}

@@ -1,0 +1,109 @@
+//! k-means with k-means++ seeding and restarts (the best inertia is kept). Used on the encoded means
+//! to initialise the mixture and the classifier, and as a baseline on raw data.
+
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use rayon::prelude::*;
+
+#[derive(Debug, Clone)]
+pub struct KMeans {
+    /// k x d, row-major.
+    pub centres: Vec<f32>,
+    pub labels: Vec<u32>,
+    pub inertia: f64,
+}
+
+fn sq_dist(a: &[f32], b: &[f32]) -> f32 {
+    a.iter().zip(b).map(|(x, y)| (x - y) * (x - y)).sum()
+}
+
+fn nearest(row: &[f32], centres: &[f32], d: usize) -> (u32, f32) {
+    centres
+        .chunks_exact(d)
+        .enumerate()
+        .map(|(c, centre)| (c as u32, sq_dist(row, centre)))
+        .fold((0, f32::INFINITY), |best, cur| if cur.1 < best.1 { cur } else { best })
+}
+
+/// k-means++ seeding: each new centre is drawn with probability proportional to the squared
+/// distance to the nearest centre chosen so far.
+fn seed_plus_plus(data: &[f32], n: usize, d: usize, k: usize, rng: &mut ChaCha8Rng) -> Vec<f32> {
+    let mut centres = Vec::with_capacity(k * d);
+    let first = rng.gen_range(0..n);
+    centres.extend_from_slice(&data[first * d..(first + 1) * d]);
+    let mut dist: Vec<f32> = data.par_chunks_exact(d).map(|r| sq_dist(r, &centres[..d])).collect();
+    for _ in 1..k {
+        let total: f64 = dist.iter().map(|&v| v as f64).sum();
+        let pick = if total > 0.0 {
+            let mut target = rng.gen::<f64>() * total;
+            dist.iter().position(|&v| {
+                target -= v as f64;
+                target <= 0.0
+            }).unwrap_or(n - 1)
+        } else {
+            rng.gen_range(0..n)
+        };
+        let c = data[pick * d..(pick + 1) * d].to_vec();
+        dist.par_iter_mut().zip(data.par_chunks_exact(d)).for_each(|(dv, r)| *dv = dv.min(sq_dist(r, &c)));
+        centres.extend(c);
+    }
+    centres
+}
+
+fn lloyd(data: &[f32], n: usize, d: usize, k: usize, mut centres: Vec<f32>, max_iter: usize) -> KMeans {
+    let mut labels = vec![0u32; n];
+    let mut inertia = f64::INFINITY;
+    for _ in 0..max_iter {
+        let assigned: Vec<(u32, f32)> = data.par_chunks_exact(d).map(|r| nearest(r, &centres, d)).collect();
+        let new_inertia: f64 = assigned.iter().map(|a| a.1 as f64).sum();
+        let changed = assigned.iter().zip(&labels).any(|(a, &l)| a.0 != l);
+        for (l, a) in labels.iter_mut().zip(&assigned) {
+            *l = a.0;
+        }
+        let mut sums = vec![0f64; k * d];
+        let mut counts = vec![0usize; k];
+        for (row, &l) in data.chunks_exact(d).zip(&labels) {
+            counts[l as usize] += 1;
+            for (s, v) in sums[l as usize * d..(l as usize + 1) * d].iter_mut().zip(row) {
+                *s += *v as f64;
+            }
+        }
+        // An empty cluster takes the point farthest from its centre.
+        for c in 0..k {
+            if counts[c] == 0 {
+                let far = assigned.iter().enumerate().max_by(|a, b| a.1 .1.total_cmp(&b.1 .1)).map(|(i, _)| i).unwrap_or(0);
+                centres[c * d..(c + 1) * d].copy_from_slice(&data[far * d..(far + 1) * d]);
+            } else {
+                for j in 0..d {
+                    centres[c * d + j] = (sums[c * d + j] / counts[c] as f64) as f32;
+                }
+            }
+        }
+        let converged = !changed || (inertia - new_inertia).abs() <= 1e-7 * new_inertia.max(1e-30);
+        inertia = new_inertia;
+        if converged {
+            break;
+        }
+    }
+    let assigned: Vec<(u32, f32)> = data.par_chunks_exact(d).map(|r| nearest(r, &centres, d)).collect();
+    KMeans {
+        labels: assigned.iter().map(|a| a.0).collect(),
+        inertia: assigned.iter().map(|a| a.1 as f64).sum(),
+        centres,
+    }
+}
+
+/// Runs `restarts` seeded k-means++ initialisations and keeps the lowest inertia.
+pub fn kmeans(data: &[f32], n: usize, d: usize, k: usize, restarts: usize, seed: u64) -> KMeans {
+    assert!(k >= 1 && k <= n && data.len() == n * d, "kmeans: bad shape");
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let mut best: Option<KMeans> = None;
+    for _ in 0..restarts.max(1) {
+        let init = seed_plus_plus(data, n, d, k, &mut rng);
+        let run = lloyd(data, n, d, k, init, 300);
+        if best.as_ref().map_or(true, |b| run.inertia < b.inertia) {
+            best = Some(run);
+        }
+    }
+    best.expect("at least one restart")
+}

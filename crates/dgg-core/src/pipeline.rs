@@ -1,0 +1,204 @@
+//! `fit`: the whole pipeline from raw rows to a trained model, with the time of each phase.
+//! pretrain -> (Siamese) graph -> k-means and classifier init -> DGG.
+
+use crate::config::{Config, GraphSource, Likelihood, Weighting};
+use crate::data::{choose_likelihood, validate_matrix, Scaler};
+use crate::device;
+use crate::error::{DggError, Result};
+use crate::model::{argmax_rows, Model};
+use crate::nn::{Networks, Shape};
+use crate::pretrain::{self, map_batched};
+use crate::prior::{graph_targets, self_graph, GammaTable};
+use crate::train::{train_dgg, DggData, EpochRecord, Phase};
+use candle_core::{DType, Tensor, D};
+use dgg_graph::{knn, Control, Graph, KnnMethod, SiameseConfig};
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use std::collections::HashMap;
+use std::time::Instant;
+
+pub struct FitOutput {
+    pub model: Model,
+    pub labels: Vec<u32>,
+    /// gamma, N x K.
+    pub proba: Vec<f32>,
+    /// mu~, N x M.
+    pub embedding: Vec<f32>,
+    /// Seconds per phase, in pipeline order.
+    pub timings: Vec<(String, f64)>,
+    pub history: Vec<EpochRecord>,
+    /// The graph DGG trained with (built or given); `None` for graph 'none'.
+    pub graph: Option<Graph>,
+    pub device: String,
+    pub device_reason: String,
+}
+
+struct Clock(Vec<(String, f64)>, Instant);
+
+impl Clock {
+    fn lap(&mut self, name: &str) {
+        self.0.push((name.to_string(), self.1.elapsed().as_secs_f64()));
+        self.1 = Instant::now();
+    }
+}
+
+/// Trains a model on `data` (N x D, row-major). `graph`, when given, replaces the graph build.
+pub fn fit(data: &[f32], n: usize, d: usize, cfg: &Config, graph: Option<Graph>, ctl: &Control) -> Result<FitOutput> {
+    cfg.validate()?;
+    validate_matrix(data, n, d)?;
+    cfg.validate_for(n)?;
+    if let Some(g) = &graph {
+        if g.n != n {
+            return Err(DggError::option("graph", format!("has {} points, the data has {n} rows", g.n)));
+        }
+    }
+    let (device, device_reason) = device::select(cfg.device)?;
+    let scaler = Scaler::fit(cfg.scale, data, n, d);
+    let scaled = scaler.apply(data, d);
+    let likelihood = match cfg.likelihood {
+        Some(Likelihood::Bernoulli) if choose_likelihood(&scaled) != Likelihood::Bernoulli => {
+            return Err(DggError::option("likelihood", "'bernoulli' needs every value in [0, 1] after scaling; use scale 'max' or likelihood 'gaussian'"));
+        }
+        Some(l) => l,
+        None => choose_likelihood(&scaled),
+    };
+    let x = Tensor::from_slice(&scaled, (n, d), &device)?;
+    let mut rng = ChaCha8Rng::seed_from_u64(cfg.seed);
+    let shape = Shape {
+        input_dim: d,
+        hidden: cfg.hidden.clone(),
+        latent_dim: cfg.latent_dim,
+        n_clusters: cfg.n_clusters,
+        classifier_hidden: match cfg.classifier {
+            crate::config::ClassifierKind::Linear => vec![],
+            crate::config::ClassifierKind::Mlp => vec![64],
+        },
+    };
+    let nets = Networks::new(&shape, &mut rng, DType::F32, &device)?;
+    let mut history = Vec::new();
+    let mut clock = Clock(Vec::new(), Instant::now());
+    let phase = |name: &'static str, epochs: usize, lr: f64| Phase {
+        name,
+        epochs,
+        batch_size: cfg.batch_size,
+        lr,
+        lr_step: 0,
+        lr_gamma: 1.0,
+        weight_decay: cfg.weight_decay,
+    };
+
+    // 1. Pretraining.
+    let e = &cfg.epochs;
+    pretrain::layerwise(&nets, likelihood, &x, &phase("layerwise", e.layerwise, cfg.lr.pretrain), &mut rng, ctl, &mut history)?;
+    pretrain::autoencoder(&nets, likelihood, &x, &phase("pretrain", e.pretrain, cfg.lr.pretrain), &mut rng, ctl, &mut history)?;
+    pretrain::vae(&nets, likelihood, &x, &phase("vae", e.vae, cfg.lr.vae), &mut rng, ctl, &mut history)?;
+    let mut mu = map_batched(&x, 8192, |b| nets.encoder.mean(b))?;
+    if e.vae == 0 {
+        pretrain::init_logvar(&nets, &mu)?;
+    }
+    clock.lap("pretrain");
+
+    // 2. The graph.
+    let graph = match graph {
+        Some(g) => Some(g),
+        None => make_graph(&scaled, n, d, cfg, Some(&encoder_weights(&nets)), &device, ctl)?,
+    };
+    clock.lap("graph");
+
+    // 3. Mixture and classifier from k-means on the means.
+    let pseudo = pretrain::init_mixture(&nets, &mu, cfg.kmeans_restarts, cfg.seed.wrapping_add(2))?;
+    pretrain::classifier(&nets, &mu, &pseudo, &phase("classifier", e.classifier, cfg.lr.classifier), &mut rng, ctl, &mut history)?;
+    clock.lap("init");
+
+    // 4. DGG.
+    let k = cfg.n_clusters;
+    let mut gamma = GammaTable { k, values: proba_of(&nets, &mu)? };
+    let train_graph = graph.clone().unwrap_or_else(|| self_graph(n));
+    let reverse = train_graph.reverse();
+    let (targets, s) = graph_targets(&scaled, d, &reverse);
+    let targets = Tensor::from_vec(targets, (n, d), &device)?;
+    let s = Tensor::from_vec(s, (n, 1), &device)?;
+    let dgg_phase = Phase { lr_step: 10, lr_gamma: 0.9, ..phase("dgg", e.dgg, cfg.lr.dgg) };
+    let data = DggData { x: &x, targets: &targets, s: &s, graph: &train_graph, reverse: &reverse };
+    train_dgg(&nets, likelihood, &data, &mut gamma, &dgg_phase, &mut rng, ctl, &mut history)?;
+    clock.lap("dgg");
+
+    mu = map_batched(&x, 8192, |b| nets.encoder.mean(b))?;
+    let proba = proba_of(&nets, &mu)?;
+    let labels = argmax_rows(&proba, k);
+    let embedding = mu.flatten_all()?.to_vec1::<f32>()?;
+    let model = Model { config: cfg.clone(), shape, scaler, likelihood, nets, device: device.clone() };
+    Ok(FitOutput {
+        model,
+        labels,
+        proba,
+        embedding,
+        timings: clock.0,
+        history,
+        graph,
+        device: device::name(&device),
+        device_reason,
+    })
+}
+
+/// The graph of `cfg.graph` on scaled data: kNN in the data (Euclidean) or in the space of a
+/// Siamese network started from `init` (the pretrained encoder) or from scratch.
+fn make_graph(scaled: &[f32], n: usize, d: usize, cfg: &Config, init: Option<&HashMap<String, Tensor>>, device: &candle_core::Device, ctl: &Control) -> Result<Option<Graph>> {
+    Ok(match cfg.graph {
+        GraphSource::None => None,
+        GraphSource::Euclidean => Some(build_graph(scaled, n, d, cfg)?),
+        GraphSource::Siamese => {
+            let scfg = SiameseConfig {
+                hidden: cfg.hidden.clone(),
+                latent_dim: cfg.latent_dim,
+                epochs: cfg.epochs.siamese,
+                batch_size: cfg.batch_size,
+                lr: cfg.lr.siamese,
+                weight_decay: cfg.weight_decay,
+                seed: cfg.seed.wrapping_add(1),
+                ..SiameseConfig::default()
+            };
+            let positives = knn(scaled, n, d, scfg.positives, &KnnMethod::Auto)?;
+            let emb = dgg_graph::train_siamese(scaled, n, d, &positives, init, &scfg, device, ctl)?;
+            Some(build_graph(&emb, n, cfg.latent_dim, cfg)?)
+        }
+    })
+}
+
+/// The graph `fit` would build, without training the clustering model. A Siamese network starts
+/// from random weights here (in `fit` it starts from the pretrained encoder).
+pub fn graph_only(data: &[f32], n: usize, d: usize, cfg: &Config, ctl: &Control) -> Result<Graph> {
+    cfg.validate()?;
+    validate_matrix(data, n, d)?;
+    cfg.validate_for(n)?;
+    if cfg.graph == GraphSource::None {
+        return Err(DggError::option("graph", "'none' builds no graph; choose 'euclidean' or 'siamese'"));
+    }
+    let (device, _) = device::select(cfg.device)?;
+    let scaled = Scaler::fit(cfg.scale, data, n, d).apply(data, d).into_owned();
+    Ok(make_graph(&scaled, n, d, cfg, None, &device, ctl)?.expect("a graph source other than none"))
+}
+
+/// gamma = softmax(f2(mu)) for every row, flattened.
+fn proba_of(nets: &Networks, mu: &Tensor) -> Result<Vec<f32>> {
+    let g = map_batched(mu, 8192, |b| Ok(candle_nn::ops::softmax(&nets.classifier.forward(b)?, D::Minus1)?))?;
+    Ok(g.flatten_all()?.to_vec1::<f32>()?)
+}
+
+/// The kNN graph of `points` with the configured weighting.
+pub fn build_graph(points: &[f32], n: usize, d: usize, cfg: &Config) -> Result<Graph> {
+    let nbrs = knn(points, n, d, cfg.neighbours, &KnnMethod::Auto)?;
+    let weighting = match cfg.weighting {
+        Weighting::Uniform => dgg_graph::Weighting::Uniform,
+        Weighting::Gaussian => dgg_graph::Weighting::Gaussian { rank: cfg.neighbours.min(10) },
+    };
+    Ok(Graph::from_neighbours(&nbrs, weighting)?)
+}
+
+/// The encoder's trunk and mean head under the Siamese network's names (`l0.weight`, `mu.bias`, ...).
+fn encoder_weights(nets: &Networks) -> HashMap<String, Tensor> {
+    let data = nets.varmap.data().lock().expect("varmap lock");
+    data.iter()
+        .filter_map(|(k, v)| k.strip_prefix("encoder.").filter(|r| !r.starts_with("logvar")).map(|r| (r.to_string(), v.as_tensor().copy().expect("copy"))))
+        .collect()
+}

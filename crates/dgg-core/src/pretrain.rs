@@ -1,0 +1,168 @@
+//! Initialisation before DGG: greedy layer-wise denoising autoencoders stacked into the encoder and
+//! decoder, end-to-end fine-tuning, an optional VAE phase, then k-means on the encoded means to set
+//! the mixture and pre-train the classifier on the pseudo-labels.
+
+use crate::config::Likelihood;
+use crate::error::Result;
+use crate::kmeans::kmeans;
+use crate::loss::recon_rows;
+use crate::nn::{linear, vars_with_prefix, Networks};
+use crate::train::{index_tensor, normal, run_phase, EpochRecord, Phase, StepLoss};
+use candle_core::{DType, Module, Tensor, D};
+use candle_nn::{Linear, VarMap};
+use dgg_graph::Control;
+use rand::Rng;
+use rand_chacha::ChaCha8Rng;
+
+/// Fraction of inputs zeroed in the denoising phases.
+pub const CORRUPTION: f64 = 0.2;
+
+/// Applies `f` to `x` in chunks (no gradient is kept): inference over a whole data set.
+pub fn map_batched(x: &Tensor, chunk: usize, f: impl Fn(&Tensor) -> Result<Tensor>) -> Result<Tensor> {
+    let n = x.dim(0)?;
+    let parts = (0..n).step_by(chunk.max(1)).map(|s| f(&x.narrow(0, s, chunk.min(n - s))?).map(|t| t.detach())).collect::<Result<Vec<_>>>()?;
+    Ok(Tensor::cat(&parts, 0)?)
+}
+
+/// Zeroes each entry with probability CORRUPTION (the mask comes from the seeded RNG).
+fn corrupt(x: &Tensor, rng: &mut ChaCha8Rng) -> Result<Tensor> {
+    let (r, c) = x.dims2()?;
+    let mask: Vec<f32> = (0..r * c).map(|_| if rng.gen::<f64>() < CORRUPTION { 0.0 } else { 1.0 }).collect();
+    Ok((x * Tensor::from_vec(mask, (r, c), x.device())?.to_dtype(x.dtype())?)?)
+}
+
+/// Reconstruction loss per batch (mean over rows): Bernoulli cross-entropy on logits or squared error.
+fn recon_loss(likelihood: Likelihood, out: &Tensor, x: &Tensor) -> Result<Tensor> {
+    let ones = Tensor::ones((x.dim(0)?, 1), x.dtype(), x.device())?;
+    Ok(recon_rows(likelihood, out, x, &ones)?.mean_all()?.neg()?)
+}
+
+/// Greedy layer-wise denoising autoencoders: layer l learns to reconstruct the (clean) output of
+/// layer l-1 from a corrupted copy; its decoder becomes the mirrored layer of the decoder.
+pub fn layerwise(nets: &Networks, likelihood: Likelihood, x: &Tensor, phase: &Phase, rng: &mut ChaCha8Rng, ctl: &Control, history: &mut Vec<EpochRecord>) -> Result<()> {
+    if phase.epochs == 0 {
+        return Ok(());
+    }
+    let mut encoders: Vec<(&Linear, String, bool)> = nets.encoder.trunk.layers.iter().enumerate().map(|(i, l)| (l, format!("encoder.l{i}"), true)).collect();
+    encoders.push((&nets.encoder.mu, "encoder.mu".into(), false));
+    let depth = encoders.len();
+    let mut input = x.clone();
+    for (level, (enc, _name, relu)) in encoders.iter().enumerate() {
+        let (fan_out, fan_in) = enc.weight().dims2()?;
+        let tmp = VarMap::new();
+        let dec = linear(&tmp, "dae", fan_out, fan_in, rng, input.dtype(), input.device())?;
+        // The outermost layer reconstructs data with the data's likelihood; inner ones use squared error.
+        let lik = if level == 0 { likelihood } else { Likelihood::Gaussian };
+        let mut vars = vars_with_prefix(&nets.varmap, &[&format!("{}.", encoders[level].1)]);
+        vars.extend(tmp.all_vars());
+        let name = format!("layerwise-{}", level + 1);
+        let p = Phase { name: &name, ..*phase };
+        let n = input.dim(0)?;
+        let src = input.clone();
+        run_phase(&p, n, vars, rng, ctl, history, |idx, rng| {
+            let xb = src.index_select(&index_tensor(idx, src.device())?, 0)?;
+            let mut h = enc.forward(&corrupt(&xb, rng)?)?;
+            if *relu {
+                h = h.relu()?;
+            }
+            let out = dec.forward(&h)?;
+            Ok(StepLoss { total: recon_loss(lik, &out, &xb)?, terms: vec![] })
+        })?;
+        // The decoder of layer `level` is decoder layer depth-1-level (the mirror).
+        let target = format!("decoder.l{}", depth - 1 - level);
+        nets.set(&format!("{target}.weight"), dec.weight())?;
+        nets.set(&format!("{target}.bias"), dec.bias().expect("bias"))?;
+        input = map_batched(&input, 4096, |b| {
+            let h = enc.forward(b)?;
+            Ok(if *relu { h.relu()? } else { h })
+        })?;
+    }
+    Ok(())
+}
+
+/// End-to-end autoencoder fine-tuning on the mean path (encoder trunk, mean head, decoder).
+pub fn autoencoder(nets: &Networks, likelihood: Likelihood, x: &Tensor, phase: &Phase, rng: &mut ChaCha8Rng, ctl: &Control, history: &mut Vec<EpochRecord>) -> Result<()> {
+    let mut vars = vars_with_prefix(&nets.varmap, &["decoder."]);
+    vars.extend(vars_with_prefix(&nets.varmap, &["encoder."]).into_iter().filter(|v| !is_logvar(nets, v)));
+    run_phase(phase, x.dim(0)?, vars, rng, ctl, history, |idx, _| {
+        let xb = x.index_select(&index_tensor(idx, x.device())?, 0)?;
+        let out = nets.decoder.forward(&nets.encoder.mean(&xb)?)?;
+        Ok(StepLoss { total: recon_loss(likelihood, &out, &xb)?, terms: vec![] })
+    })
+}
+
+fn is_logvar(nets: &Networks, v: &candle_core::Var) -> bool {
+    let id = v.as_tensor().id();
+    id == nets.encoder.logvar.weight().id() || nets.encoder.logvar.bias().is_some_and(|b| b.id() == id)
+}
+
+/// A VAE with a standard normal prior: trains the log-variance head and smooths the latent space.
+pub fn vae(nets: &Networks, likelihood: Likelihood, x: &Tensor, phase: &Phase, rng: &mut ChaCha8Rng, ctl: &Control, history: &mut Vec<EpochRecord>) -> Result<()> {
+    let vars = vars_with_prefix(&nets.varmap, &["encoder.", "decoder."]);
+    let m = nets.means.dim(1)?;
+    run_phase(phase, x.dim(0)?, vars, rng, ctl, history, |idx, rng| {
+        let xb = x.index_select(&index_tensor(idx, x.device())?, 0)?;
+        let (mu, logvar) = nets.encoder.forward(&xb)?;
+        let eps = normal(rng, idx.len(), m, x.device())?.to_dtype(x.dtype())?;
+        let z = (&mu + (logvar.affine(0.5, 0.0)?.exp()? * eps)?)?;
+        let rec = recon_loss(likelihood, &nets.decoder.forward(&z)?, &xb)?;
+        let kl = ((mu.sqr()? + logvar.exp()?)? - logvar.affine(1.0, 1.0)?)?.sum(D::Minus1)?.mean_all()?.affine(0.5, 0.0)?;
+        let kl_v = kl.to_dtype(DType::F64)?.to_scalar::<f64>()?;
+        Ok(StepLoss { total: (rec + kl)?, terms: vec![("kl", kl_v)] })
+    })
+}
+
+/// Sets the log-variance head to a small constant variance when no VAE phase trained it:
+/// sigma~^2 = 1% of the latent variance, so the first DGG samples stay near the means.
+pub fn init_logvar(nets: &Networks, mu: &Tensor) -> Result<()> {
+    let var = mu.var_keepdim(0)?.mean_all()?.to_dtype(DType::F64)?.to_scalar::<f64>()?.max(1e-8);
+    let w = nets.encoder.logvar.weight();
+    nets.set("encoder.logvar.weight", &w.zeros_like()?)?;
+    let b = nets.encoder.logvar.bias().expect("bias");
+    nets.set("encoder.logvar.bias", &b.ones_like()?.affine((0.01 * var).ln(), 0.0)?)?;
+    Ok(())
+}
+
+/// k-means on the means, then GMM means = centres, variances = unbiased per-cluster variances.
+/// Returns the pseudo-labels.
+pub fn init_mixture(nets: &Networks, mu: &Tensor, restarts: usize, seed: u64) -> Result<Vec<u32>> {
+    let (n, m) = mu.dims2()?;
+    let k = nets.means.dim(0)?;
+    let flat = mu.to_dtype(DType::F32)?.flatten_all()?.to_vec1::<f32>()?;
+    let km = kmeans(&flat, n, m, k, restarts, seed);
+    let mut sums = vec![0f64; k * m];
+    let mut sq = vec![0f64; k * m];
+    let mut counts = vec![0f64; k];
+    for (row, &l) in flat.chunks_exact(m).zip(&km.labels) {
+        counts[l as usize] += 1.0;
+        for j in 0..m {
+            sums[l as usize * m + j] += row[j] as f64;
+            sq[l as usize * m + j] += (row[j] as f64).powi(2);
+        }
+    }
+    let global = mu.var_keepdim(0)?.to_dtype(DType::F64)?.flatten_all()?.to_vec1::<f64>()?;
+    let logvars: Vec<f32> = (0..k * m)
+        .map(|i| {
+            let (c, j) = (counts[i / m], i % m);
+            // A cluster of one point has no variance estimate: fall back to the global one.
+            let v = if c > 1.0 { (sq[i] - sums[i] * sums[i] / c) / (c - 1.0) } else { global[j] };
+            (v.max(1e-6) as f32).ln()
+        })
+        .collect();
+    let device = nets.means.device();
+    nets.set("gmm.means", &Tensor::from_vec(km.centres, (k, m), device)?)?;
+    nets.set("gmm.logvars", &Tensor::from_vec(logvars, (k, m), device)?)?;
+    Ok(km.labels)
+}
+
+/// Pre-trains f2 with cross-entropy on the pseudo-labels.
+pub fn classifier(nets: &Networks, mu: &Tensor, labels: &[u32], phase: &Phase, rng: &mut ChaCha8Rng, ctl: &Control, history: &mut Vec<EpochRecord>) -> Result<()> {
+    let targets = Tensor::from_slice(labels, labels.len(), mu.device())?;
+    let vars = vars_with_prefix(&nets.varmap, &["classifier."]);
+    run_phase(phase, mu.dim(0)?, vars, rng, ctl, history, |idx, _| {
+        let it = index_tensor(idx, mu.device())?;
+        let logits = nets.classifier.forward(&mu.index_select(&it, 0)?)?;
+        let loss = candle_nn::loss::cross_entropy(&logits, &targets.index_select(&it, 0)?)?;
+        Ok(StepLoss { total: loss, terms: vec![] })
+    })
+}

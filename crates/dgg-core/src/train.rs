@@ -1,0 +1,146 @@
+//! The training loop shared by every phase (Adam, step schedule, shuffled mini-batches in which every
+//! point is a centre once per epoch, progress, cancellation, the non-finite guard) and the DGG phase.
+
+use crate::config::Likelihood;
+use crate::error::{DggError, Result};
+use crate::loss::{dgg_loss, Batch};
+use crate::nn::{vars_with_prefix, Networks};
+use crate::prior::{prior_rows, GammaTable};
+use candle_core::{Device, Tensor, Var};
+use candle_nn::{AdamW, Optimizer, ParamsAdamW};
+use dgg_graph::{Control, Graph, Progress};
+use rand::seq::SliceRandom;
+use rand_chacha::ChaCha8Rng;
+use rand_distr::{Distribution, StandardNormal};
+use serde::Serialize;
+use std::time::Instant;
+
+/// One line of the loss history: the epoch means of each term.
+#[derive(Debug, Clone, Serialize)]
+pub struct EpochRecord {
+    pub phase: String,
+    pub epoch: usize,
+    pub losses: Vec<(String, f64)>,
+    pub seconds: f64,
+}
+
+/// How one phase trains.
+pub struct Phase<'a> {
+    pub name: &'a str,
+    pub epochs: usize,
+    pub batch_size: usize,
+    pub lr: f64,
+    /// The learning rate is multiplied by `lr_gamma` every `lr_step` epochs.
+    pub lr_step: usize,
+    pub lr_gamma: f64,
+    pub weight_decay: f64,
+}
+
+/// A step's result: the loss to minimise and the terms to report.
+pub struct StepLoss {
+    pub total: Tensor,
+    pub terms: Vec<(&'static str, f64)>,
+}
+
+/// Runs `phase.epochs` epochs over `n` points; `step` gets the indices of a mini-batch.
+pub fn run_phase(
+    phase: &Phase,
+    n: usize,
+    vars: Vec<Var>,
+    rng: &mut ChaCha8Rng,
+    ctl: &Control,
+    history: &mut Vec<EpochRecord>,
+    mut step: impl FnMut(&[u32], &mut ChaCha8Rng) -> Result<StepLoss>,
+) -> Result<()> {
+    if phase.epochs == 0 || vars.is_empty() {
+        return Ok(());
+    }
+    let params = ParamsAdamW { lr: phase.lr, weight_decay: phase.weight_decay, ..Default::default() };
+    let mut opt = AdamW::new(vars, params)?;
+    let batch = phase.batch_size.min(n).max(1);
+    let batches = n.div_ceil(batch);
+    let mut order: Vec<u32> = (0..n as u32).collect();
+    for epoch in 0..phase.epochs {
+        let started = Instant::now();
+        if epoch > 0 && phase.lr_step > 0 && epoch % phase.lr_step == 0 {
+            opt.set_learning_rate(opt.learning_rate() * phase.lr_gamma);
+        }
+        order.shuffle(rng);
+        let mut sums: Vec<(&'static str, f64)> = Vec::new();
+        for (b, idx) in order.chunks(batch).enumerate() {
+            ctl.check_cancel()?;
+            let loss = step(idx, rng)?;
+            let total = loss.total.to_dtype(candle_core::DType::F64)?.to_scalar::<f64>()?;
+            if !total.is_finite() {
+                return Err(DggError::NonFinite { phase: phase.name.to_string(), epoch: epoch + 1 });
+            }
+            opt.backward_step(&loss.total)?;
+            if sums.is_empty() {
+                sums = std::iter::once(("loss", 0.0)).chain(loss.terms.iter().map(|t| (t.0, 0.0))).collect();
+            }
+            for (acc, v) in sums.iter_mut().zip(std::iter::once(total).chain(loss.terms.iter().map(|t| t.1))) {
+                acc.1 += v;
+            }
+            let now: Vec<(&str, f64)> = std::iter::once(("loss", total)).chain(loss.terms.iter().copied()).collect();
+            ctl.report(&Progress { phase: phase.name, epoch: epoch + 1, epochs: phase.epochs, batch: b + 1, batches, losses: &now });
+        }
+        history.push(EpochRecord {
+            phase: phase.name.to_string(),
+            epoch: epoch + 1,
+            losses: sums.iter().map(|(k, v)| (k.to_string(), v / batches as f64)).collect(),
+            seconds: started.elapsed().as_secs_f64(),
+        });
+    }
+    Ok(())
+}
+
+/// Standard normal noise, rows x cols, from the seeded RNG (reproducible on every device).
+pub fn normal(rng: &mut ChaCha8Rng, rows: usize, cols: usize, device: &Device) -> Result<Tensor> {
+    let v: Vec<f32> = (0..rows * cols).map(|_| StandardNormal.sample(rng)).collect();
+    Ok(Tensor::from_vec(v, (rows, cols), device)?)
+}
+
+pub fn index_tensor(idx: &[u32], device: &Device) -> Result<Tensor> {
+    Ok(Tensor::from_slice(idx, idx.len(), device)?)
+}
+
+/// Everything the DGG phase reads besides the networks: data, graph sums and the gamma table.
+pub struct DggData<'a> {
+    /// Scaled inputs, N x D, on the training device.
+    pub x: &'a Tensor,
+    /// t = x + sum of incoming weighted neighbours, N x D, on the device.
+    pub targets: &'a Tensor,
+    /// s = 1 + incoming weight, N x 1, on the device.
+    pub s: &'a Tensor,
+    pub graph: &'a Graph,
+    pub reverse: &'a dgg_graph::ReverseGraph,
+}
+
+/// The DGG phase: maximise J over the encoder, decoder, classifier and mixture, updating pi in closed
+/// form (through the gamma table) after every step.
+pub fn train_dgg(
+    nets: &Networks,
+    likelihood: Likelihood,
+    data: &DggData,
+    gamma: &mut GammaTable,
+    phase: &Phase,
+    rng: &mut ChaCha8Rng,
+    ctl: &Control,
+    history: &mut Vec<EpochRecord>,
+) -> Result<()> {
+    let device = data.x.device().clone();
+    let (n, m) = (data.graph.n, nets.means.dim(1)?);
+    let k = gamma.k;
+    let vars = vars_with_prefix(&nets.varmap, &["encoder.", "decoder.", "classifier.", "gmm."]);
+    run_phase(phase, n, vars, rng, ctl, history, |idx, rng| {
+        let it = index_tensor(idx, &device)?;
+        let prior = prior_rows(idx, data.graph, data.reverse, gamma);
+        let prior = Tensor::from_vec(prior, (idx.len(), k), &device)?.to_dtype(data.x.dtype())?;
+        let eps = normal(rng, idx.len(), m, &device)?.to_dtype(data.x.dtype())?;
+        let (x, targets, s) = (data.x.index_select(&it, 0)?, data.targets.index_select(&it, 0)?, data.s.index_select(&it, 0)?);
+        let loss = dgg_loss(nets, likelihood, &Batch { x: &x, targets: &targets, s: &s, prior: &prior, eps: &eps })?;
+        let g = loss.gamma.to_dtype(candle_core::DType::F32)?.flatten_all()?.to_vec1::<f32>()?;
+        gamma.set_rows(idx, &g);
+        Ok(StepLoss { total: loss.total, terms: loss.terms.to_vec() })
+    })
+}
