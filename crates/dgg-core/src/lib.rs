@@ -10,6 +10,7 @@ pub mod loss;
 pub mod metrics;
 pub mod model;
 pub mod nn;
+pub mod optim;
 pub mod pipeline;
 pub mod pretrain;
 pub mod prior;

@@ -94,6 +94,7 @@ pub fn fit(data: &[f32], n: usize, d: usize, cfg: &Config, graph: Option<Graph>,
     pretrain::vae(&nets, likelihood, &x, &phase("vae", e.vae, cfg.lr.vae), &mut rng, ctl, &mut history)?;
     let mut mu = map_batched(&x, 8192, |b| nets.encoder.mean(b))?;
     if e.vae == 0 {
+        mu = pretrain::normalize_latent(&nets, &mu)?;
         pretrain::init_logvar(&nets, &mu)?;
     }
     clock.lap("pretrain");
@@ -202,3 +203,4 @@ fn encoder_weights(nets: &Networks) -> HashMap<String, Tensor> {
         .filter_map(|(k, v)| k.strip_prefix("encoder.").filter(|r| !r.starts_with("logvar")).map(|r| (r.to_string(), v.as_tensor().copy().expect("copy"))))
         .collect()
 }
+

@@ -112,6 +112,25 @@ pub fn vae(nets: &Networks, likelihood: Likelihood, x: &Tensor, phase: &Phase, r
     })
 }
 
+/// Re-parameterises the autoencoder so the latent means have zero mean and unit average variance,
+/// without changing what it computes: mu' = (mu - c) / s, and the decoder's first layer takes
+/// z = s z' + c. Adam's step sizes are absolute, so the DGG learning rate then means the same thing
+/// whatever scale pretraining happened to produce. Returns the rescaled means.
+pub fn normalize_latent(nets: &Networks, mu: &Tensor) -> Result<Tensor> {
+    let centre = mu.mean_keepdim(0)?; // 1 x M
+    let s = mu.var_keepdim(0)?.mean_all()?.to_dtype(DType::F64)?.to_scalar::<f64>()?.sqrt().max(1e-12);
+    let w = nets.encoder.mu.weight();
+    let b = nets.encoder.mu.bias().expect("bias");
+    nets.set("encoder.mu.weight", &w.affine(1.0 / s, 0.0)?)?;
+    nets.set("encoder.mu.bias", &(b - centre.squeeze(0)?)?.affine(1.0 / s, 0.0)?)?;
+    let first = &nets.decoder.layers[0];
+    let (w1, b1) = (first.weight(), first.bias().expect("bias"));
+    let shift = w1.matmul(&centre.t()?)?.squeeze(1)?; // W1 c
+    nets.set("decoder.l0.bias", &(b1 + shift)?)?;
+    nets.set("decoder.l0.weight", &w1.affine(s, 0.0)?)?;
+    Ok(mu.broadcast_sub(&centre)?.affine(1.0 / s, 0.0)?)
+}
+
 /// Sets the log-variance head to a small constant variance when no VAE phase trained it:
 /// sigma~^2 = 1% of the latent variance, so the first DGG samples stay near the means.
 pub fn init_logvar(nets: &Networks, mu: &Tensor) -> Result<()> {

@@ -7,7 +7,8 @@ use crate::loss::{dgg_loss, Batch};
 use crate::nn::{vars_with_prefix, Networks};
 use crate::prior::{prior_rows, GammaTable};
 use candle_core::{Device, Tensor, Var};
-use candle_nn::{AdamW, Optimizer, ParamsAdamW};
+use crate::optim::Adam;
+use candle_nn::ParamsAdamW;
 use dgg_graph::{Control, Graph, Progress};
 use rand::seq::SliceRandom;
 use rand_chacha::ChaCha8Rng;
@@ -56,7 +57,7 @@ pub fn run_phase(
         return Ok(());
     }
     let params = ParamsAdamW { lr: phase.lr, weight_decay: phase.weight_decay, ..Default::default() };
-    let mut opt = AdamW::new(vars, params)?;
+    let mut opt = Adam::new(vars, params)?;
     let batch = phase.batch_size.min(n).max(1);
     let batches = n.div_ceil(batch);
     let mut order: Vec<u32> = (0..n as u32).collect();

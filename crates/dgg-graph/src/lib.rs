@@ -1,1 +1,19 @@
-//! placeholder
+//! Neighbour graphs for DGG: exact and HNSW kNN search, graph weights with a binary file format,
+//! and the Siamese network that learns the similarity space the graph is built in.
+
+pub mod control;
+pub mod error;
+pub mod graph_file;
+pub mod hnsw;
+pub mod knn;
+pub mod select;
+pub mod siamese;
+pub mod weights;
+
+pub use control::{Control, Progress};
+pub use error::{GraphError, Result};
+pub use hnsw::{hnsw_knn, hnsw_knn_with_control, HnswParams};
+pub use knn::{exact_knn, exact_knn_queries, knn, knn_with_control, recall, KnnMethod, Neighbours};
+pub use select::{select_neighbours, Selection};
+pub use siamese::{contrastive_loss, train_siamese, SiameseConfig, SiameseNet};
+pub use weights::{Graph, ReverseGraph, Weighting};

@@ -1,0 +1,109 @@
+//! `npm run bench:accuracy -- --dataset NAME --method NAME --seeds N`: clustering quality of a method
+//! on a labelled data set over several seeds. One JSON line per run, then a summary line (last).
+//! Methods: kmeans (raw data, k-means++, 10 restarts), ae-kmeans (our pretrained autoencoder + k-means),
+//! dgg-none, dgg-euclidean, dgg (Siamese graph). `--epochs-dgg`, `--epochs-pretrain` ... override.
+
+use dgg_benches::datasets;
+use dgg_core::config::{Config, GraphSource};
+use dgg_core::metrics::evaluate;
+use serde_json::json;
+use std::time::Instant;
+
+fn arg(args: &[String], name: &str) -> Option<String> {
+    args.iter().position(|a| a == name).and_then(|i| args.get(i + 1).cloned())
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let dataset = arg(&args, "--dataset").unwrap_or_else(|| "digits".into());
+    let method = arg(&args, "--method").unwrap_or_else(|| "dgg".into());
+    let seeds: u64 = arg(&args, "--seeds").and_then(|s| s.parse().ok()).unwrap_or(1);
+    let root = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
+    let data = datasets::load(&dataset, &root).unwrap_or_else(|e| {
+        eprintln!("error: {e}");
+        std::process::exit(2)
+    });
+    let k = 1 + *data.labels.iter().max().unwrap() as usize;
+    let truth: Vec<i64> = data.labels.iter().map(|&l| l as i64).collect();
+    let mut runs = Vec::new();
+    for seed in 0..seeds {
+        let mut cfg = Config { n_clusters: k, seed: 42 + seed, ..dgg_benches::defaults_for(&dataset) };
+        let u = |name: &str, v: &mut usize| {
+            if let Some(x) = arg(&args, name).and_then(|s| s.parse().ok()) {
+                *v = x;
+            }
+        };
+        u("--epochs-layerwise", &mut cfg.epochs.layerwise);
+        u("--epochs-pretrain", &mut cfg.epochs.pretrain);
+        u("--epochs-vae", &mut cfg.epochs.vae);
+        u("--epochs-siamese", &mut cfg.epochs.siamese);
+        u("--epochs-classifier", &mut cfg.epochs.classifier);
+        u("--epochs-dgg", &mut cfg.epochs.dgg);
+        u("--batch-size", &mut cfg.batch_size);
+        if let Some(lr) = arg(&args, "--lr-dgg").and_then(|s| s.parse().ok()) {
+            cfg.lr.dgg = lr;
+        }
+        if let Some(lr) = arg(&args, "--lr-pretrain").and_then(|s| s.parse().ok()) {
+            cfg.lr.pretrain = lr;
+        }
+        let started = Instant::now();
+        let (pred, timings): (Vec<u32>, serde_json::Value) = match method.as_str() {
+            "kmeans" => {
+                let scaled = dgg_core::data::Scaler::fit(cfg.scale, &data.x, data.n, data.d).apply(&data.x, data.d).into_owned();
+                (dgg_core::kmeans::kmeans(&scaled, data.n, data.d, k, 10, cfg.seed).labels, json!({}))
+            }
+            m => {
+                cfg.graph = match m {
+                    "dgg-none" | "ae-kmeans" => GraphSource::None,
+                    "dgg-euclidean" => GraphSource::Euclidean,
+                    "dgg" | "dgg-siamese" => GraphSource::Siamese,
+                    other => {
+                        eprintln!("error: unknown method '{other}'");
+                        std::process::exit(2)
+                    }
+                };
+                if m == "ae-kmeans" {
+                    cfg.epochs.dgg = 0;
+                    cfg.epochs.classifier = 0;
+                }
+                let verbose = std::env::var("DGG_VERBOSE").is_ok();
+                let report = |p: &dgg_graph::Progress| {
+                    if verbose && p.batch == p.batches {
+                        eprintln!("{} {}/{} {:?}", p.phase, p.epoch, p.epochs, p.losses);
+                    }
+                };
+                let ctl = dgg_graph::Control { progress: Some(&report), cancel: None };
+                let out = dgg_core::fit(&data.x, data.n, data.d, &cfg, None, &ctl).unwrap_or_else(|e| {
+                    eprintln!("error: {e}");
+                    std::process::exit(1)
+                });
+                let labels = if m == "ae-kmeans" {
+                    dgg_core::kmeans::kmeans(&out.embedding, data.n, cfg.latent_dim, k, 10, cfg.seed).labels
+                } else {
+                    out.labels
+                };
+                let t: serde_json::Map<String, serde_json::Value> = out.timings.iter().map(|(p, s)| (p.clone(), json!(s))).collect();
+                (labels, serde_json::Value::Object(t))
+            }
+        };
+        let seconds = started.elapsed().as_secs_f64();
+        let pred: Vec<i64> = pred.iter().map(|&l| l as i64).collect();
+        let s = evaluate(&pred, &truth).expect("same length");
+        let run = json!({"dataset": dataset, "method": method, "seed": cfg.seed, "acc": s.acc, "nmi": s.nmi, "ari": s.ari, "seconds": seconds, "phases": timings});
+        println!("{run}");
+        runs.push(run);
+    }
+    let stat = |key: &str| -> (f64, f64) {
+        let v: Vec<f64> = runs.iter().map(|r| r[key].as_f64().unwrap()).collect();
+        let mean = v.iter().sum::<f64>() / v.len() as f64;
+        let var = v.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (v.len().max(2) - 1) as f64;
+        (mean, var.sqrt())
+    };
+    let (acc_mean, acc_std) = stat("acc");
+    let summary = json!({
+        "bench": "accuracy", "dataset": dataset, "method": method, "seeds": seeds, "n": data.n, "d": data.d,
+        "acc_mean": acc_mean, "acc_std": acc_std, "nmi_mean": stat("nmi").0, "ari_mean": stat("ari").0, "seconds": stat("seconds").0,
+    });
+    let summary = dgg_benches::write_result(&format!("accuracy-{dataset}-{method}"), summary);
+    println!("{summary}");
+}

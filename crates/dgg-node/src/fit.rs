@@ -1,0 +1,132 @@
+//! `fit`: training on the thread pool, progress events to a JS callback, cancellation by token.
+
+use crate::error::to_napi;
+use crate::graph::NativeGraph;
+use crate::job::Job;
+use crate::model::NativeModel;
+use crate::options::NativeOptions;
+use napi::bindgen_prelude::*;
+use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
+use napi_derive::napi;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+/// One training step's report.
+#[napi(object)]
+pub struct NativeProgress {
+    pub phase: String,
+    pub epoch: u32,
+    pub epochs: u32,
+    pub batch: u32,
+    pub batches: u32,
+    pub losses: HashMap<String, f64>,
+}
+
+/// Set from JS (an AbortSignal's listener); the engine polls it every batch.
+#[napi]
+pub struct CancelToken {
+    pub(crate) flag: Arc<AtomicBool>,
+}
+
+#[napi]
+impl CancelToken {
+    #[napi(constructor)]
+    pub fn new() -> Self {
+        Self { flag: Arc::new(AtomicBool::new(false)) }
+    }
+
+    #[napi]
+    pub fn cancel(&self) {
+        self.flag.store(true, Ordering::SeqCst);
+    }
+
+    #[napi(getter)]
+    pub fn cancelled(&self) -> bool {
+        self.flag.load(Ordering::SeqCst)
+    }
+}
+
+impl Default for CancelToken {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+#[napi(object)]
+pub struct PhaseTiming {
+    pub phase: String,
+    pub seconds: f64,
+}
+
+#[napi(object)]
+pub struct EpochLoss {
+    pub phase: String,
+    pub epoch: u32,
+    pub seconds: f64,
+    pub losses: HashMap<String, f64>,
+}
+
+#[napi(object, object_from_js = false)]
+pub struct NativeFitResult {
+    pub model: NativeModel,
+    pub labels: Int32Array,
+    /// N x K, row-major.
+    pub probabilities: Float32Array,
+    /// N x M, row-major.
+    pub embedding: Float32Array,
+    pub timings: Vec<PhaseTiming>,
+    pub history: Vec<EpochLoss>,
+    pub graph: Option<NativeGraph>,
+    pub device: String,
+    pub device_reason: String,
+}
+
+/// Trains a model on `data` (rows x cols, row-major). `on_progress` is a weak callback: it does
+/// not keep the process alive on its own.
+#[napi(ts_return_type = "Promise<NativeFitResult>")]
+pub fn fit(
+    data: Float32Array,
+    rows: u32,
+    cols: u32,
+    options: NativeOptions,
+    graph: Option<NativeGraph>,
+    on_progress: Option<ThreadsafeFunction<NativeProgress, (), NativeProgress, Status, false, true>>,
+    cancel: Option<&CancelToken>,
+) -> Result<AsyncTask<Job<NativeFitResult>>> {
+    let cfg = options.to_config()?;
+    let graph = graph.map(|g| g.to_graph()).transpose()?;
+    let flag = cancel.map(|c| c.flag.clone()).unwrap_or_default();
+    Ok(AsyncTask::new(Job::new(move || {
+        let report = |p: &dgg_graph::Progress| {
+            if let Some(cb) = &on_progress {
+                let event = NativeProgress {
+                    phase: p.phase.to_string(),
+                    epoch: p.epoch as u32,
+                    epochs: p.epochs as u32,
+                    batch: p.batch as u32,
+                    batches: p.batches as u32,
+                    losses: p.losses.iter().map(|(k, v)| (k.to_string(), *v)).collect(),
+                };
+                cb.call(event, ThreadsafeFunctionCallMode::NonBlocking);
+            }
+        };
+        let ctl = dgg_graph::Control { progress: Some(&report), cancel: Some(&flag) };
+        let out = dgg_core::fit(&data, rows as usize, cols as usize, &cfg, graph, &ctl).map_err(to_napi)?;
+        Ok(NativeFitResult {
+            labels: Int32Array::new(out.labels.iter().map(|&l| l as i32).collect()),
+            probabilities: Float32Array::new(out.proba),
+            embedding: Float32Array::new(out.embedding),
+            timings: out.timings.into_iter().map(|(phase, seconds)| PhaseTiming { phase, seconds }).collect(),
+            history: out
+                .history
+                .into_iter()
+                .map(|r| EpochLoss { phase: r.phase, epoch: r.epoch as u32, seconds: r.seconds, losses: r.losses.into_iter().collect() })
+                .collect(),
+            graph: out.graph.map(NativeGraph::from_graph),
+            device: out.device,
+            device_reason: out.device_reason,
+            model: NativeModel::new(out.model),
+        })
+    })))
+}

@@ -1,0 +1,725 @@
+#!/usr/bin/env node
+/**
+ * The `dgg-native` command: `fit`, `predict`, `evaluate` and `info`.
+ *
+ * {@link parseCli} turns arguments into a {@link Command} without side effects (for tests);
+ * {@link main} runs one and returns the exit code. The library (and so the native addon) is
+ * loaded only when a command needs it, so `--help` works even where the addon cannot load.
+ *
+ * @packageDocumentation
+ */
+import { promises as fsp, readFileSync } from 'node:fs';
+import * as path from 'node:path';
+import { parseArgs } from 'node:util';
+import type { Matrix } from './data';
+import { DggError, fromNative } from './errors';
+import { bundledDigitsPath, readDataFile, readLabelsFile, writeLabels, writeMatrix } from './io';
+import { checkOption, type FitOptions, parseOptions, suggest } from './options';
+import { formatProgress, ProgressBar, type ProgressEvent } from './progress';
+import type { DGG as DGGClass, evaluate as evaluateFn, info as infoFn } from './index';
+
+// ---------------------------------------------------------------------------------------------
+// Commands
+
+/** The subcommands. */
+export type Subcommand = 'fit' | 'predict' | 'evaluate' | 'info';
+
+const SUBCOMMANDS: readonly Subcommand[] = ['fit', 'predict', 'evaluate', 'info'];
+
+/** `--label-column` / `--no-header`: how to read an input file. */
+export interface InputFlags {
+  /** Label column: 0-based index (negative from the end), header name, or `'last'`. */
+  labelColumn?: number | string;
+  /** `false` with `--no-header`; otherwise detected. */
+  header: boolean | 'auto';
+}
+
+/** `dgg-native fit [INPUT]`. */
+export interface FitCommand extends InputFlags {
+  kind: 'fit';
+  /** The data file; `undefined` means the bundled digits (with their labels, k = 10). */
+  input?: string;
+  /** Options set by flags (`--k`, `--device`, `--graph`, `--epochs`, `--seed`); they override `--config`. */
+  options: Partial<FitOptions>;
+  /** `--labels`: a file of true labels, for ACC/NMI/ARI. */
+  labels?: string;
+  /** `--out`: where to write the cluster labels. */
+  out?: string;
+  /** `--embedding`: where to write the latent means. */
+  embedding?: string;
+  /** `--proba`: where to write the cluster probabilities. */
+  proba?: string;
+  /** `--model`: where to save the fitted model. */
+  model?: string;
+  /** `--config`: a JSON file of {@link FitOptions}. */
+  config?: string;
+  /** `--json`: one JSON object on stdout. */
+  json: boolean;
+  /** `--quiet`: no progress output. */
+  quiet: boolean;
+}
+
+/** `dgg-native predict --model FILE INPUT`. */
+export interface PredictCommand extends InputFlags {
+  kind: 'predict';
+  /** The saved model. */
+  model: string;
+  /** The data file. */
+  input: string;
+  /** `--labels`: a file of true labels, for ACC/NMI/ARI. */
+  labels?: string;
+  /** `--out`: where to write labels; without it they go to stdout, one per line. */
+  out?: string;
+  /** `--proba`: where to write the cluster probabilities. */
+  proba?: string;
+  /** `--json`: one JSON object on stdout. */
+  json: boolean;
+}
+
+/** `dgg-native evaluate --pred FILE --truth FILE`. */
+export interface EvaluateCommand {
+  kind: 'evaluate';
+  /** Predicted labels file. */
+  pred: string;
+  /** True labels file. */
+  truth: string;
+  /** `--json`: one JSON object on stdout. */
+  json: boolean;
+}
+
+/** `dgg-native info`. */
+export interface InfoCommand {
+  kind: 'info';
+  /** `--json`: the library's `info()` as JSON. */
+  json: boolean;
+}
+
+/** `--help` (top level when `topic` is absent) or `--version`. */
+export type MetaCommand = { kind: 'help'; topic?: Subcommand } | { kind: 'version' };
+
+/** A parsed command line. */
+export type Command = FitCommand | PredictCommand | EvaluateCommand | InfoCommand | MetaCommand;
+
+// ---------------------------------------------------------------------------------------------
+// Help
+
+const HELP: Record<Subcommand | 'top', string> = {
+  top: `dgg-native: deep clustering with DGG (Gaussian-mixture VAE with graph embedding)
+
+Usage: dgg-native <command> [options]
+
+Commands:
+  fit [INPUT]            cluster a data file (default: the bundled 8x8 digits)
+  predict --model FILE INPUT
+                         assign clusters with a saved model
+  evaluate --pred FILE --truth FILE
+                         ACC, NMI and ARI of predicted labels
+  info                   version, build features and devices
+
+Options:
+  -h, --help             show help (also: dgg-native <command> --help)
+  -v, --version          show the version
+
+Data files: .csv/.tsv/.txt, .npy, .json, IDX (MNIST), each optionally .gz.
+Set DGG_DEBUG=1 to see stack traces.
+`,
+  fit: `Usage: dgg-native fit [INPUT] [options]
+
+Clusters INPUT (default: the bundled digits, 1797 x 64, with labels, k = 10).
+
+Options:
+  -k, --k N                  number of clusters (required with INPUT unless --config sets it)
+      --labels FILE          true labels, one per line (for ACC/NMI/ARI)
+      --label-column COL     label column in INPUT: 0-based index, name, or 'last'
+      --no-header            INPUT has no header row (default: detected)
+  -o, --out FILE             write cluster labels (.csv, .txt, .json, .npy)
+      --embedding FILE       write the latent embedding (.csv, .tsv, .json, .npy)
+      --proba FILE           write cluster probabilities
+      --model FILE           save the fitted model
+      --device auto|cpu|cuda compute device (default auto)
+      --graph siamese|euclidean|none
+                             neighbour graph (default siamese)
+      --epochs N             epochs of the main DGG phase
+      --seed N               random seed
+      --config FILE          JSON file of options (flags override it)
+      --json                 print one JSON object on stdout
+  -q, --quiet                no progress output
+  -h, --help                 show this help
+`,
+  predict: `Usage: dgg-native predict --model FILE INPUT [options]
+
+Assigns each row of INPUT to a cluster with a saved model. Without --out, labels are printed one
+per line on stdout.
+
+Options:
+      --model FILE           the saved model (required)
+  -o, --out FILE             write labels (.csv, .txt, .json, .npy)
+      --proba FILE           write cluster probabilities
+      --labels FILE          true labels (for ACC/NMI/ARI)
+      --label-column COL     label column in INPUT: 0-based index, name, or 'last'
+      --no-header            INPUT has no header row (default: detected)
+      --json                 print one JSON object on stdout
+  -h, --help                 show this help
+`,
+  evaluate: `Usage: dgg-native evaluate --pred FILE --truth FILE [--json]
+
+Prints clustering accuracy (ACC, best one-to-one matching), normalised mutual information (NMI)
+and adjusted Rand index (ARI) of predicted labels against true labels.
+
+Options:
+      --pred FILE            predicted labels (required)
+      --truth FILE           true labels (required)
+      --json                 print one JSON object on stdout
+  -h, --help                 show this help
+`,
+  info: `Usage: dgg-native info [--json]
+
+Prints the version, the build features and the compute devices found.
+
+Options:
+      --json                 print the information as JSON
+  -h, --help                 show this help
+`,
+};
+
+/** The help text of a subcommand, or the top-level help. */
+export function helpText(topic?: Subcommand): string {
+  return HELP[topic ?? 'top'];
+}
+
+// ---------------------------------------------------------------------------------------------
+// Parsing
+
+type OptionSpec = { type: 'string' | 'boolean'; short?: string };
+
+const INPUT_FLAGS: Record<string, OptionSpec> = {
+  'label-column': { type: 'string' },
+  'no-header': { type: 'boolean' },
+  labels: { type: 'string' },
+};
+
+const FLAGS: Record<Subcommand, Record<string, OptionSpec>> = {
+  fit: {
+    ...INPUT_FLAGS,
+    k: { type: 'string', short: 'k' },
+    out: { type: 'string', short: 'o' },
+    embedding: { type: 'string' },
+    proba: { type: 'string' },
+    model: { type: 'string' },
+    device: { type: 'string' },
+    graph: { type: 'string' },
+    epochs: { type: 'string' },
+    seed: { type: 'string' },
+    config: { type: 'string' },
+    json: { type: 'boolean' },
+    quiet: { type: 'boolean', short: 'q' },
+  },
+  predict: {
+    ...INPUT_FLAGS,
+    model: { type: 'string' },
+    out: { type: 'string', short: 'o' },
+    proba: { type: 'string' },
+    json: { type: 'boolean' },
+  },
+  evaluate: { pred: { type: 'string' }, truth: { type: 'string' }, json: { type: 'boolean' } },
+  info: { json: { type: 'boolean' } },
+};
+
+function usage(message: string): DggError {
+  return new DggError('INVALID_OPTION', message);
+}
+
+/** Rewrites node:util parseArgs errors as one short line naming the flag. */
+function argsError(e: unknown, cmd: Subcommand): DggError {
+  const err = e as { code?: string; message?: string };
+  const msg = err.message ?? String(e);
+  const flag = /'(-[^' ,]+)(?:, (--[^' ]+))?[^']*'/.exec(msg);
+  const name = flag ? (flag[2] ?? flag[1]) : undefined;
+  const see = `see 'dgg-native ${cmd} --help'`;
+  switch (err.code) {
+    case 'ERR_PARSE_ARGS_UNKNOWN_OPTION': {
+      const hint = name ? suggest(name.replace(/^-+/, ''), Object.keys(FLAGS[cmd])) : undefined;
+      return usage(`${cmd}: unknown option '${name ?? msg}'${hint ? ` (did you mean '--${hint}'?)` : ''}; ${see}`);
+    }
+    case 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE':
+      if (/argument missing/.test(msg)) return usage(`${cmd}: option '${name}' needs a value`);
+      if (/does not take an argument/.test(msg)) return usage(`${cmd}: option '${name}' does not take a value`);
+      if (/ambiguous/.test(msg)) return usage(`${cmd}: option '${name}' needs a value; for one starting with '-', write ${name}=VALUE`);
+      return usage(`${cmd}: ${msg.split('. ')[0]}`);
+    case 'ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL': {
+      const arg = /'([^']*)'/.exec(msg)?.[1];
+      return usage(`${cmd}: unexpected argument '${arg}'; ${see}`);
+    }
+    default:
+      return usage(`${cmd}: ${msg}`);
+  }
+}
+
+function intFlag(flag: string, value: string): number {
+  if (!/^[+-]?\d+$/.test(value.trim())) throw usage(`--${flag}: must be an integer, got '${value}'`);
+  return Number(value);
+}
+
+function checked<K extends Parameters<typeof checkOption>[0]>(flag: string, key: K, value: unknown): void {
+  const problem = checkOption(key, value);
+  if (problem) throw usage(`--${flag}: ${problem}`);
+}
+
+function labelColumnFlag(value: string | undefined): number | string | undefined {
+  if (value === undefined) return undefined;
+  if (/^-?\d+$/.test(value.trim())) return Number(value);
+  if (value.trim() === '') throw usage(`--label-column: must be an index, a column name or 'last', got ''`);
+  return value;
+}
+
+function inputFlags(v: Record<string, string | boolean | undefined>): InputFlags {
+  return { labelColumn: labelColumnFlag(v['label-column'] as string | undefined), header: v['no-header'] ? false : 'auto' };
+}
+
+function str(v: string | boolean | undefined): string | undefined {
+  return typeof v === 'string' ? v : undefined;
+}
+
+/**
+ * Parses a command line (without the `node` and script arguments). Pure: reads no files.
+ *
+ * @throws DggError `INVALID_OPTION` with one line naming the bad flag or argument.
+ *
+ * @example
+ * ```ts
+ * parseCli(['fit', 'data.csv', '--k', '5']); // { kind: 'fit', input: 'data.csv', options: { nClusters: 5 }, … }
+ * ```
+ */
+export function parseCli(argv: string[]): Command {
+  const [first, ...rest] = argv;
+  if (first === undefined || first === '--help' || first === '-h') return { kind: 'help' };
+  if (first === '--version' || first === '-v' || first === '-V') return { kind: 'version' };
+  if (first === 'help') {
+    const topic = rest[0];
+    if (topic === undefined) return { kind: 'help' };
+    if (!(SUBCOMMANDS as readonly string[]).includes(topic)) throw unknownCommand(topic);
+    return { kind: 'help', topic: topic as Subcommand };
+  }
+  if (first.startsWith('-')) throw usage(`unknown option '${first}'; see 'dgg-native --help'`);
+  if (!(SUBCOMMANDS as readonly string[]).includes(first)) throw unknownCommand(first);
+  const cmd = first as Subcommand;
+  // --help wins over everything else on the line (before a '--' separator).
+  const end = rest.indexOf('--');
+  if ((end < 0 ? rest : rest.slice(0, end)).some((a) => a === '--help' || a === '-h')) return { kind: 'help', topic: cmd };
+
+  let parsed: { values: Record<string, string | boolean | undefined>; positionals: string[] };
+  try {
+    parsed = parseArgs({ args: rest, options: FLAGS[cmd], allowPositionals: true, strict: true });
+  } catch (e) {
+    throw argsError(e, cmd);
+  }
+  const { values: v, positionals } = parsed;
+  const maxPositionals = cmd === 'fit' || cmd === 'predict' ? 1 : 0;
+  if (positionals.length > maxPositionals) {
+    throw usage(`${cmd}: unexpected argument '${positionals[maxPositionals]}'; see 'dgg-native ${cmd} --help'`);
+  }
+
+  switch (cmd) {
+    case 'fit':
+      return parseFit(v, positionals[0]);
+    case 'predict': {
+      const model = str(v.model);
+      if (!model) throw usage(`predict: --model FILE is required`);
+      const input = positionals[0];
+      if (!input) throw usage(`predict: the INPUT data file is required`);
+      if (v.labels !== undefined && v['label-column'] !== undefined) {
+        throw usage(`predict: use either --labels or --label-column, not both`);
+      }
+      return omitUndefined({
+        kind: 'predict' as const,
+        model,
+        input,
+        ...inputFlags(v),
+        labels: str(v.labels),
+        out: str(v.out),
+        proba: str(v.proba),
+        json: v.json === true,
+      });
+    }
+    case 'evaluate': {
+      const pred = str(v.pred);
+      const truth = str(v.truth);
+      if (!pred) throw usage(`evaluate: --pred FILE is required`);
+      if (!truth) throw usage(`evaluate: --truth FILE is required`);
+      return { kind: 'evaluate', pred, truth, json: v.json === true };
+    }
+    case 'info':
+      return { kind: 'info', json: v.json === true };
+  }
+}
+
+function unknownCommand(name: string): DggError {
+  const hint = suggest(name, SUBCOMMANDS);
+  return usage(`unknown command '${name}'${hint ? ` (did you mean '${hint}'?)` : ''}; expected ${SUBCOMMANDS.join(', ')} (see 'dgg-native --help')`);
+}
+
+function parseFit(v: Record<string, string | boolean | undefined>, input: string | undefined): FitCommand {
+  const options: Partial<FitOptions> = {};
+  if (typeof v.k === 'string') {
+    options.nClusters = intFlag('k', v.k);
+    checked('k', 'nClusters', options.nClusters);
+  }
+  if (typeof v.device === 'string') {
+    checked('device', 'device', v.device);
+    options.device = v.device as FitOptions['device'];
+  }
+  if (typeof v.graph === 'string') {
+    checked('graph', 'graph', v.graph);
+    options.graph = v.graph as FitOptions['graph'];
+  }
+  if (typeof v.epochs === 'string') {
+    const dgg = intFlag('epochs', v.epochs);
+    checked('epochs', 'epochs', { dgg });
+    options.epochs = { dgg };
+  }
+  if (typeof v.seed === 'string') {
+    options.seed = intFlag('seed', v.seed);
+    checked('seed', 'seed', options.seed);
+  }
+  const flags = inputFlags(v);
+  if (input === undefined && (flags.labelColumn !== undefined || flags.header === false)) {
+    throw usage(`fit: --label-column and --no-header need an INPUT file (the bundled digits need neither)`);
+  }
+  if (flags.labelColumn !== undefined && v.labels !== undefined) {
+    throw usage(`fit: use either --labels or --label-column, not both`);
+  }
+  return omitUndefined({
+    kind: 'fit' as const,
+    input,
+    options,
+    ...flags,
+    labels: str(v.labels),
+    out: str(v.out),
+    embedding: str(v.embedding),
+    proba: str(v.proba),
+    model: str(v.model),
+    config: str(v.config),
+    json: v.json === true,
+    quiet: v.quiet === true,
+  });
+}
+
+// Keeps parsed commands free of `key: undefined`, so tests can compare them with toEqual.
+function omitUndefined<T extends object>(o: T): T {
+  for (const k of Object.keys(o) as (keyof T)[]) if (o[k] === undefined) delete o[k];
+  return o;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Running
+
+/** Where {@link main} writes; defaults to the process streams. */
+export interface CliIO {
+  /** Results: summaries, JSON, labels. */
+  stdout: { write(s: string): unknown; isTTY?: boolean; columns?: number };
+  /** Progress and errors; a progress bar is drawn only when `isTTY`. */
+  stderr: { write(s: string): unknown; isTTY?: boolean; columns?: number };
+  /** Environment (`DGG_DEBUG=1` prints stack traces). */
+  env: Record<string, string | undefined>;
+}
+
+interface Lib {
+  DGG: typeof DGGClass;
+  evaluate: typeof evaluateFn;
+  info: typeof infoFn;
+}
+
+async function loadLib(): Promise<Lib> {
+  // Loaded on demand: it pulls in the native addon, which --help and usage errors never need.
+  const { DGG, evaluate, info } = await import('./index');
+  return { DGG, evaluate, info };
+}
+
+function packageVersion(): string {
+  try {
+    const pkg = JSON.parse(readFileSync(path.join(__dirname, '..', 'package.json'), 'utf8')) as { version?: string };
+    return pkg.version ?? 'unknown';
+  } catch {
+    return 'unknown';
+  }
+}
+
+/** Exit status for an error: 2 for usage and invalid input, 130 for a cancelled run, else 1. */
+export function exitCodeFor(e: DggError): number {
+  if (e.code === 'INVALID_OPTION' || e.code === 'INVALID_DATA') return 2;
+  if (e.code === 'CANCELLED') return 130;
+  return 1;
+}
+
+/**
+ * Runs a command line and returns the exit code (0 on success). Errors are printed as one line,
+ * `dgg-native: error [CODE]: message`, with the stack only when `DGG_DEBUG=1`.
+ */
+export async function main(argv: string[], io: CliIO = { stdout: process.stdout, stderr: process.stderr, env: process.env }): Promise<number> {
+  try {
+    const cmd = parseCli(argv);
+    switch (cmd.kind) {
+      case 'help':
+        io.stdout.write(helpText(cmd.topic));
+        return 0;
+      case 'version':
+        io.stdout.write(`dgg-native ${packageVersion()}\n`);
+        return 0;
+      case 'fit':
+        return await runFit(cmd, io);
+      case 'predict':
+        return await runPredict(cmd, io);
+      case 'evaluate':
+        return await runEvaluate(cmd, io);
+      case 'info':
+        return await runInfo(cmd, io);
+    }
+  } catch (e) {
+    const err = fromNative(e);
+    io.stderr.write(`dgg-native: error [${err.code}]: ${err.message.replace(/\s*\n\s*/g, ' ')}\n`);
+    if (io.env.DGG_DEBUG === '1') {
+      for (let c: unknown = err; c instanceof Error; c = c.cause) io.stderr.write(`${c.stack ?? c.message}\n`);
+    }
+    return exitCodeFor(err);
+  }
+}
+
+async function readConfig(file: string): Promise<Record<string, unknown>> {
+  let text: string;
+  try {
+    text = await fsp.readFile(file, 'utf8');
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new DggError('IO_ERROR', `cannot read config '${file}': ${code === 'ENOENT' ? 'no such file or directory' : (e as Error).message}`, { cause: e });
+  }
+  let v: unknown;
+  try {
+    v = JSON.parse(text);
+  } catch (e) {
+    throw usage(`config '${file}': invalid JSON: ${(e as Error).message}`);
+  }
+  if (v === null || typeof v !== 'object' || Array.isArray(v)) throw usage(`config '${file}': must be a JSON object of options`);
+  return v as Record<string, unknown>;
+}
+
+/** Flags over config; `epochs` objects are merged key by key so `--epochs` keeps the config's others. */
+function mergeOptions(config: Record<string, unknown>, flags: Partial<FitOptions>): Record<string, unknown> {
+  const out: Record<string, unknown> = { ...config, ...flags };
+  const ce = config.epochs;
+  if (flags.epochs && ce && typeof ce === 'object' && !Array.isArray(ce)) out.epochs = { ...ce, ...flags.epochs };
+  return out;
+}
+
+/** Progress output: a bar on a TTY, else one line per finished epoch; nothing when `show` is false. */
+function progressReporter(stream: CliIO['stderr'], mode: 'bar' | 'lines' | 'none') {
+  if (mode === 'none') return { onProgress: undefined, finish: () => undefined };
+  if (mode === 'bar') {
+    const bar = new ProgressBar(stream);
+    return { onProgress: (e: ProgressEvent) => bar.update(e), finish: () => bar.finish() };
+  }
+  return {
+    onProgress: (e: ProgressEvent) => {
+      if (e.batches === 0 || e.batch >= e.batches) stream.write(`${formatProgress(e)}\n`);
+    },
+    finish: () => undefined,
+  };
+}
+
+/** Aborts `controller` on the first Ctrl-C; a second one exits at once. Returns the remover. */
+function onInterrupt(controller: AbortController, stderr: CliIO['stderr']): () => void {
+  const handler = () => {
+    if (controller.signal.aborted) process.exit(130);
+    stderr.write('\ndgg-native: interrupted, stopping (Ctrl-C again to quit at once)\n');
+    controller.abort();
+  };
+  process.on('SIGINT', handler);
+  return () => process.off('SIGINT', handler);
+}
+
+function fmtMetric(v: number): string {
+  return v.toFixed(4);
+}
+
+function metricsLine(m: { acc: number; nmi: number; ari: number }): string {
+  return `ACC ${fmtMetric(m.acc)}  NMI ${fmtMetric(m.nmi)}  ARI ${fmtMetric(m.ari)}`;
+}
+
+function checkTruth(truth: Int32Array | undefined, rows: number, what: string): void {
+  if (truth && truth.length !== rows) {
+    throw new DggError('DIMENSION_MISMATCH', `${what} has ${truth.length} labels but the data has ${rows} rows`);
+  }
+}
+
+async function runFit(cmd: FitCommand, io: CliIO): Promise<number> {
+  const config = cmd.config ? await readConfig(cmd.config) : {};
+  const digits = cmd.input === undefined;
+  const input = cmd.input ?? bundledDigitsPath();
+  const merged = mergeOptions(config, cmd.options);
+  if (merged.nClusters === undefined) {
+    if (!digits) throw usage(`fit: --k N (the number of clusters) is required with an INPUT file, unless --config sets nClusters`);
+    merged.nClusters = 10;
+  }
+  try {
+    parseOptions(merged); // fail on a bad config before reading any data
+  } catch (e) {
+    throw cmd.config && e instanceof DggError ? e.withPrefix(`config '${cmd.config}': `) : e;
+  }
+
+  const file = await readDataFile(input, digits ? { labelColumn: 'last', header: false } : { labelColumn: cmd.labelColumn, header: cmd.header });
+  const truth = cmd.labels ? await readLabelsFile(cmd.labels) : file.labels;
+  checkTruth(truth, file.matrix.rows, cmd.labels ? `--labels '${cmd.labels}'` : 'the label column');
+
+  const lib = await loadLib();
+  const model = new lib.DGG(merged as FitOptions);
+  const tty = io.stderr.isTTY === true;
+  const mode = cmd.json ? (tty && !cmd.quiet ? 'bar' : 'none') : cmd.quiet ? 'none' : tty ? 'bar' : 'lines';
+  const progress = progressReporter(io.stderr, mode);
+  const controller = new AbortController();
+  const removeInterrupt = onInterrupt(controller, io.stderr);
+  const t0 = performance.now();
+  let result: Awaited<ReturnType<DGGClass['fit']>>;
+  try {
+    result = await model.fit(file.matrix, { onProgress: progress.onProgress, signal: controller.signal });
+  } catch (e) {
+    if (controller.signal.aborted) throw new DggError('CANCELLED', 'fit interrupted', { cause: e });
+    throw e;
+  } finally {
+    progress.finish();
+    removeInterrupt();
+  }
+  const seconds = (performance.now() - t0) / 1000;
+  const metrics = truth ? lib.evaluate(result.labels, truth) : null;
+
+  const written: Record<string, string> = {};
+  if (cmd.out) await writeLabels((written.out = cmd.out), result.labels);
+  if (cmd.embedding) await writeMatrix((written.embedding = cmd.embedding), result.embedding);
+  if (cmd.proba) await writeMatrix((written.proba = cmd.proba), result.probabilities);
+  if (cmd.model) await model.save((written.model = cmd.model));
+
+  const { rows: n, cols: d } = file.matrix;
+  const k = model.options.nClusters;
+  if (cmd.json) {
+    const out = {
+      input: digits ? 'digits' : input,
+      n, d, k,
+      acc: metrics?.acc ?? null,
+      nmi: metrics?.nmi ?? null,
+      ari: metrics?.ari ?? null,
+      seconds: round(seconds, 3),
+      device: result.device,
+      phases: Object.fromEntries(Object.entries(result.timings).map(([p, s]) => [p, round(s, 3)])),
+      ...written,
+    };
+    io.stdout.write(`${JSON.stringify(out)}\n`);
+    return 0;
+  }
+  const lines = [
+    `fit ${digits ? 'digits' : input}: ${n} x ${d}, k = ${k}, device ${result.device}, ${seconds.toFixed(1)} s`,
+  ];
+  const phases = Object.entries(result.timings);
+  if (phases.length > 0) lines.push(`  phases: ${phases.map(([p, s]) => `${p} ${s.toFixed(1)} s`).join(', ')}`);
+  if (metrics) lines.push(metricsLine(metrics));
+  for (const [what, p] of Object.entries(written)) lines.push(`wrote ${what === 'out' ? 'labels' : what}: ${p}`);
+  io.stdout.write(`${lines.join('\n')}\n`);
+  return 0;
+}
+
+function round(v: number, digits: number): number {
+  const f = 10 ** digits;
+  return Math.round(v * f) / f;
+}
+
+function clusterCounts(labels: Int32Array): number[] {
+  const counts: number[] = [];
+  for (const l of labels) counts[l] = (counts[l] ?? 0) + 1;
+  return Array.from(counts, (c) => c ?? 0);
+}
+
+async function runPredict(cmd: PredictCommand, io: CliIO): Promise<number> {
+  const file = await readDataFile(cmd.input, { labelColumn: cmd.labelColumn, header: cmd.header });
+  const truth = cmd.labels ? await readLabelsFile(cmd.labels) : file.labels;
+  checkTruth(truth, file.matrix.rows, cmd.labels ? `--labels '${cmd.labels}'` : 'the label column');
+  const lib = await loadLib();
+  const t0 = performance.now();
+  const model = await lib.DGG.load(cmd.model);
+  const labels = await model.predict(file.matrix);
+  const proba: Matrix | undefined = cmd.proba ? await model.predictProba(file.matrix) : undefined;
+  const seconds = (performance.now() - t0) / 1000;
+  const metrics = truth ? lib.evaluate(labels, truth) : null;
+  const written: Record<string, string> = {};
+  if (cmd.out) await writeLabels((written.out = cmd.out), labels);
+  if (cmd.proba && proba) await writeMatrix((written.proba = cmd.proba), proba);
+  const { rows: n, cols: d } = file.matrix;
+  const k = model.options.nClusters;
+  if (cmd.json) {
+    const out = {
+      n, d, k,
+      acc: metrics?.acc ?? null,
+      nmi: metrics?.nmi ?? null,
+      ari: metrics?.ari ?? null,
+      seconds: round(seconds, 3),
+      counts: clusterCounts(labels),
+      ...written,
+      ...(cmd.out ? {} : { labels: Array.from(labels) }),
+    };
+    io.stdout.write(`${JSON.stringify(out)}\n`);
+    return 0;
+  }
+  if (!cmd.out) {
+    // Labels on stdout, so that `predict … > labels.txt` works; anything else goes to stderr.
+    let chunk = '';
+    for (const l of labels) {
+      chunk += `${l}\n`;
+      if (chunk.length >= 1 << 16) {
+        io.stdout.write(chunk);
+        chunk = '';
+      }
+    }
+    io.stdout.write(chunk);
+    if (metrics) io.stderr.write(`${metricsLine(metrics)}\n`);
+    return 0;
+  }
+  const lines = [`predict ${cmd.input}: ${n} x ${d}, k = ${k}, ${seconds.toFixed(2)} s`];
+  if (metrics) lines.push(metricsLine(metrics));
+  for (const [what, p] of Object.entries(written)) lines.push(`wrote ${what === 'out' ? 'labels' : what}: ${p}`);
+  io.stdout.write(`${lines.join('\n')}\n`);
+  return 0;
+}
+
+async function runEvaluate(cmd: EvaluateCommand, io: CliIO): Promise<number> {
+  const [pred, truth] = await Promise.all([readLabelsFile(cmd.pred), readLabelsFile(cmd.truth)]);
+  if (pred.length !== truth.length) {
+    throw new DggError('DIMENSION_MISMATCH', `--pred '${cmd.pred}' has ${pred.length} labels but --truth '${cmd.truth}' has ${truth.length}`);
+  }
+  const lib = await loadLib();
+  const m = lib.evaluate(pred, truth);
+  if (cmd.json) io.stdout.write(`${JSON.stringify({ n: pred.length, acc: m.acc, nmi: m.nmi, ari: m.ari })}\n`);
+  else io.stdout.write(`ACC ${fmtMetric(m.acc)}\nNMI ${fmtMetric(m.nmi)}\nARI ${fmtMetric(m.ari)}\n`);
+  return 0;
+}
+
+async function runInfo(cmd: InfoCommand, io: CliIO): Promise<number> {
+  const lib = await loadLib();
+  const i = lib.info();
+  if (cmd.json) {
+    io.stdout.write(`${JSON.stringify(i)}\n`);
+    return 0;
+  }
+  io.stdout.write(
+    [
+      `dgg-native ${i.version}`,
+      `features: ${i.features.length ? i.features.join(', ') : '(none)'}`,
+      `devices: ${i.devices.length ? i.devices.join(', ') : '(none)'}`,
+      `default device: ${i.device}${i.reason ? ` (${i.reason})` : ''}`,
+    ].join('\n') + '\n',
+  );
+  return 0;
+}
+
+// Run when executed as the bin, not when imported (tests import parseCli and main).
+if (typeof require !== 'undefined' && typeof module !== 'undefined' && require.main === module) {
+  main(process.argv.slice(2)).then((code) => {
+    // Exit once stdout has drained: a pending native thread must not keep the process alive.
+    process.stdout.write('', () => process.exit(code));
+  });
+}

@@ -1,0 +1,47 @@
+/**
+ * Neighbour graphs: build one once and reuse it across fits, save and load it, measure its purity.
+ *
+ * @packageDocumentation
+ */
+import { toLabels, toMatrix, type DataInput } from './data';
+import { fromNative, rethrowNative } from './errors';
+import { native, type NativeGraph } from './native';
+import { parseOptions, toNativeOptions, type FitOptions } from './options';
+
+/** A kNN graph: row i lists its `k` neighbours in `indices` and their weights (rows sum to 1). */
+export type Graph = NativeGraph;
+
+/**
+ * Builds the graph `fit` would build with these options (`graph: 'euclidean'` or `'siamese'`; a
+ * Siamese network starts from random weights here, from the pretrained encoder inside `fit`).
+ *
+ * @example
+ * ```ts
+ * const graph = await buildGraph(rows, { nClusters: 10, graph: 'euclidean', neighbours: 20 });
+ * await saveGraph(graph, 'digits.graph');
+ * const result = await new DGG({ nClusters: 10 }).fit(rows, { graph });
+ * ```
+ */
+export async function buildGraph(data: DataInput, options: FitOptions): Promise<Graph> {
+  const m = toMatrix(data);
+  return rethrowNative(native.buildGraph(m.data, m.rows, m.cols, toNativeOptions(parseOptions(options))));
+}
+
+/** Writes a graph atomically (a small binary file with a checksum). */
+export async function saveGraph(graph: Graph, path: string): Promise<void> {
+  return rethrowNative(native.saveGraph(graph, path));
+}
+
+/** Reads a graph written by {@link saveGraph}; a corrupt or foreign file is a `MODEL_FORMAT` error. */
+export async function loadGraph(path: string): Promise<Graph> {
+  return rethrowNative(native.loadGraph(path));
+}
+
+/** The fraction of neighbour slots whose label equals the point's own (1 = every edge within a class). */
+export function graphPurity(graph: Graph, labels: ArrayLike<number>): number {
+  try {
+    return native.graphPurity(graph, toLabels(labels, graph.n));
+  } catch (e) {
+    throw fromNative(e);
+  }
+}
