@@ -148,7 +148,7 @@ describe('toNativeOptions', () => {
     const n = toNativeOptions(parseOptions({ nClusters: 5, epochs: { dgg: 7 }, learningRates: { vae: 0.1 } }));
     expect(Object.keys(n).sort()).toEqual(
       [
-        'nClusters', 'latentDim', 'hidden', 'likelihood', 'scale', 'graph', 'neighbours', 'weighting', 'classifier',
+        'nClusters', 'latentDim', 'hidden', 'likelihood', 'scale', 'graph', 'neighbours', 'weighting', 'classifier', 'init',
         'epochsLayerwise', 'epochsPretrain', 'epochsVae', 'epochsSiamese', 'epochsClassifier', 'epochsDgg',
         'batchSize', 'lrPretrain', 'lrVae', 'lrSiamese', 'lrClassifier', 'lrDgg', 'weightDecay', 'kmeansRestarts',
         'seed', 'device',

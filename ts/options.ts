@@ -27,7 +27,8 @@ export const DEFAULTS = deepFreeze({
   neighbours: 20,
   weighting: 'uniform' as 'uniform' | 'gaussian',
   classifier: 'linear' as 'linear' | 'mlp',
-  epochs: { layerwise: 10, pretrain: 50, vae: 10, siamese: 20, classifier: 30, dgg: 100 },
+  init: 'kmeans' as 'spectral' | 'kmeans',
+  epochs: { layerwise: 2, pretrain: 30, vae: 0, siamese: 10, classifier: 20, dgg: 20 },
   batchSize: 256,
   learningRates: { pretrain: 1e-3, vae: 5e-4, siamese: 5e-4, classifier: 2e-2, dgg: 2e-3 },
   weightDecay: 1e-4,
@@ -119,6 +120,12 @@ export const fitOptionsSchema = z.strictObject(
     weighting: oneOf(['uniform', 'gaussian']).default(DEFAULTS.weighting),
     /** The classifier q(c | z): one linear layer or a small MLP. */
     classifier: oneOf(['linear', 'mlp']).default(DEFAULTS.classifier),
+    /**
+     * The first partition, which initialises the mixture and the classifier: spectral clustering of
+     * the neighbour graph, or k-means on the pretrained latent means (the paper). Without a graph
+     * it is always k-means.
+     */
+    init: oneOf(['spectral', 'kmeans']).default(DEFAULTS.init),
     /** Epochs per training phase. */
     epochs: epochsSchema.prefault({}),
     /** Mini-batch size (points per step). */
@@ -154,6 +161,7 @@ export interface NativeOptions {
   neighbours: number;
   weighting: string;
   classifier: string;
+  init: string;
   epochsLayerwise: number;
   epochsPretrain: number;
   epochsVae: number;
@@ -310,6 +318,7 @@ export function toNativeOptions(o: ResolvedOptions): NativeOptions {
     neighbours: o.neighbours,
     weighting: o.weighting,
     classifier: o.classifier,
+    init: o.init,
     epochsLayerwise: o.epochs.layerwise,
     epochsPretrain: o.epochs.pretrain,
     epochsVae: o.epochs.vae,

@@ -46,6 +46,13 @@ fn main() {
         if let Some(lr) = arg(&args, "--lr-pretrain").and_then(|s| s.parse().ok()) {
             cfg.lr.pretrain = lr;
         }
+        if arg(&args, "--classifier").as_deref() == Some("mlp") {
+            cfg.classifier = dgg_core::config::ClassifierKind::Mlp;
+        }
+        u("--neighbours", &mut cfg.neighbours);
+        if let Some(init) = arg(&args, "--init") {
+            cfg.init = if init == "kmeans" { dgg_core::config::InitMethod::Kmeans } else { dgg_core::config::InitMethod::Spectral };
+        }
         let started = Instant::now();
         let (pred, timings): (Vec<u32>, serde_json::Value) = match method.as_str() {
             "kmeans" => {
@@ -55,14 +62,17 @@ fn main() {
             m => {
                 cfg.graph = match m {
                     "dgg-none" | "ae-kmeans" => GraphSource::None,
-                    "dgg-euclidean" => GraphSource::Euclidean,
+                    "dgg-euclidean" | "spectral" => GraphSource::Euclidean,
                     "dgg" | "dgg-siamese" => GraphSource::Siamese,
                     other => {
                         eprintln!("error: unknown method '{other}'");
                         std::process::exit(2)
                     }
                 };
-                if m == "ae-kmeans" {
+                if m == "spectral" {
+                    cfg.graph = GraphSource::Euclidean;
+                }
+                if m == "ae-kmeans" || m == "spectral" {
                     cfg.epochs.dgg = 0;
                     cfg.epochs.classifier = 0;
                 }
@@ -77,7 +87,9 @@ fn main() {
                     eprintln!("error: {e}");
                     std::process::exit(1)
                 });
-                let labels = if m == "ae-kmeans" {
+                let labels = if m == "spectral" {
+                    dgg_core::spectral::spectral_labels(out.graph.as_ref().expect("graph"), k, 10, cfg.seed)
+                } else if m == "ae-kmeans" {
                     dgg_core::kmeans::kmeans(&out.embedding, data.n, cfg.latent_dim, k, 10, cfg.seed).labels
                 } else {
                     out.labels

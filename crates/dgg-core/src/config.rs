@@ -33,6 +33,16 @@ pub enum ClassifierKind {
     Mlp,
 }
 
+/// How the first partition (mixture and classifier initialisation) is found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum InitMethod {
+    /// k-means on the pretrained latent means (the paper).
+    Kmeans,
+    /// Spectral clustering of the neighbour graph (k-means when there is no graph).
+    Spectral,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum ScaleMode {
@@ -83,6 +93,7 @@ pub struct Config {
     pub neighbours: usize,
     pub weighting: Weighting,
     pub classifier: ClassifierKind,
+    pub init: InitMethod,
     pub epochs: Epochs,
     pub batch_size: usize,
     pub lr: LearningRates,
@@ -104,7 +115,8 @@ impl Default for Config {
             neighbours: 20,
             weighting: Weighting::Uniform,
             classifier: ClassifierKind::Linear,
-            epochs: Epochs { layerwise: 10, pretrain: 50, vae: 10, siamese: 20, classifier: 30, dgg: 100 },
+            init: InitMethod::Kmeans,
+            epochs: Epochs { layerwise: 2, pretrain: 30, vae: 0, siamese: 10, classifier: 20, dgg: 20 },
             batch_size: 256,
             lr: LearningRates { pretrain: 1e-3, vae: 5e-4, siamese: 5e-4, classifier: 2e-2, dgg: 2e-3 },
             weight_decay: 1e-4,

@@ -13,6 +13,7 @@ pub mod nn;
 pub mod optim;
 pub mod pipeline;
 pub mod pretrain;
+pub mod spectral;
 pub mod prior;
 pub mod train;
 

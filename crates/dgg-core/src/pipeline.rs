@@ -1,7 +1,9 @@
 //! `fit`: the whole pipeline from raw rows to a trained model, with the time of each phase.
 //! pretrain -> (Siamese) graph -> k-means and classifier init -> DGG.
 
-use crate::config::{Config, GraphSource, Likelihood, Weighting};
+use crate::config::{Config, GraphSource, InitMethod, Likelihood, Weighting};
+use crate::kmeans::kmeans;
+use crate::spectral::spectral_labels;
 use crate::data::{choose_likelihood, validate_matrix, Scaler};
 use crate::device;
 use crate::error::{DggError, Result};
@@ -106,9 +108,23 @@ pub fn fit(data: &[f32], n: usize, d: usize, cfg: &Config, graph: Option<Graph>,
     };
     clock.lap("graph");
 
-    // 3. Mixture and classifier from k-means on the means.
-    let pseudo = pretrain::init_mixture(&nets, &mu, cfg.kmeans_restarts, cfg.seed.wrapping_add(2))?;
-    pretrain::classifier(&nets, &mu, &pseudo, &phase("classifier", e.classifier, cfg.lr.classifier), &mut rng, ctl, &mut history)?;
+    // 3. Mixture and classifier from a first partition: spectral clustering of the graph, or k-means
+    //    on the latent means.
+    let pseudo = match (&graph, cfg.init) {
+        (Some(g), InitMethod::Spectral) => spectral_labels(g, cfg.n_clusters, cfg.kmeans_restarts, cfg.seed.wrapping_add(2)),
+        _ => {
+            let flat = mu.flatten_all()?.to_vec1::<f32>()?;
+            kmeans(&flat, n, cfg.latent_dim, cfg.n_clusters, cfg.kmeans_restarts, cfg.seed.wrapping_add(2)).labels
+        }
+    };
+    if graph.is_some() && cfg.init == InitMethod::Spectral {
+        pretrain::align(&nets, likelihood, &x, &pseudo, &phase("align", e.classifier, cfg.lr.pretrain), &mut rng, ctl, &mut history)?;
+        mu = map_batched(&x, 8192, |b| nets.encoder.mean(b))?;
+        pretrain::init_mixture(&nets, &mu, &pseudo)?;
+    } else {
+        pretrain::init_mixture(&nets, &mu, &pseudo)?;
+        pretrain::classifier(&nets, &mu, &pseudo, &phase("classifier", e.classifier, cfg.lr.classifier), &mut rng, ctl, &mut history)?;
+    }
     clock.lap("init");
 
     // 4. DGG.

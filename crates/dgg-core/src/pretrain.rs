@@ -4,7 +4,6 @@
 
 use crate::config::Likelihood;
 use crate::error::Result;
-use crate::kmeans::kmeans;
 use crate::loss::recon_rows;
 use crate::nn::{linear, vars_with_prefix, Networks};
 use crate::train::{index_tensor, normal, run_phase, EpochRecord, Phase, StepLoss};
@@ -142,36 +141,36 @@ pub fn init_logvar(nets: &Networks, mu: &Tensor) -> Result<()> {
     Ok(())
 }
 
-/// k-means on the means, then GMM means = centres, variances = unbiased per-cluster variances.
-/// Returns the pseudo-labels.
-pub fn init_mixture(nets: &Networks, mu: &Tensor, restarts: usize, seed: u64) -> Result<Vec<u32>> {
-    let (n, m) = mu.dims2()?;
+/// Sets the mixture from a partition of the means: GMM means = per-cluster means, variances = the
+/// unbiased per-cluster variances (a cluster with fewer than two points takes the global variance).
+pub fn init_mixture(nets: &Networks, mu: &Tensor, labels: &[u32]) -> Result<()> {
+    let (_, m) = mu.dims2()?;
     let k = nets.means.dim(0)?;
     let flat = mu.to_dtype(DType::F32)?.flatten_all()?.to_vec1::<f32>()?;
-    let km = kmeans(&flat, n, m, k, restarts, seed);
     let mut sums = vec![0f64; k * m];
     let mut sq = vec![0f64; k * m];
     let mut counts = vec![0f64; k];
-    for (row, &l) in flat.chunks_exact(m).zip(&km.labels) {
+    for (row, &l) in flat.chunks_exact(m).zip(labels) {
         counts[l as usize] += 1.0;
         for j in 0..m {
             sums[l as usize * m + j] += row[j] as f64;
             sq[l as usize * m + j] += (row[j] as f64).powi(2);
         }
     }
+    let global_mean = mu.mean_keepdim(0)?.to_dtype(DType::F64)?.flatten_all()?.to_vec1::<f64>()?;
     let global = mu.var_keepdim(0)?.to_dtype(DType::F64)?.flatten_all()?.to_vec1::<f64>()?;
+    let means: Vec<f32> = (0..k * m).map(|i| if counts[i / m] > 0.0 { sums[i] / counts[i / m] } else { global_mean[i % m] } as f32).collect();
     let logvars: Vec<f32> = (0..k * m)
         .map(|i| {
-            let (c, j) = (counts[i / m], i % m);
-            // A cluster of one point has no variance estimate: fall back to the global one.
-            let v = if c > 1.0 { (sq[i] - sums[i] * sums[i] / c) / (c - 1.0) } else { global[j] };
+            let c = counts[i / m];
+            let v = if c > 1.0 { (sq[i] - sums[i] * sums[i] / c) / (c - 1.0) } else { global[i % m] };
             (v.max(1e-6) as f32).ln()
         })
         .collect();
     let device = nets.means.device();
-    nets.set("gmm.means", &Tensor::from_vec(km.centres, (k, m), device)?)?;
+    nets.set("gmm.means", &Tensor::from_vec(means, (k, m), device)?)?;
     nets.set("gmm.logvars", &Tensor::from_vec(logvars, (k, m), device)?)?;
-    Ok(km.labels)
+    Ok(())
 }
 
 /// Pre-trains f2 with cross-entropy on the pseudo-labels.
@@ -185,3 +184,26 @@ pub fn classifier(nets: &Networks, mu: &Tensor, labels: &[u32], phase: &Phase, r
         Ok(StepLoss { total: loss, terms: vec![] })
     })
 }
+
+/// Fits the encoder, decoder and classifier to a partition of the data found outside the latent
+/// space (spectral clustering of the graph): cross-entropy of f2(mu~) against the pseudo-labels plus
+/// the autoencoder's reconstruction, so the latent space separates those clusters and the decoder
+/// still matches it. The classifier alone (a linear layer) cannot follow a partition that the
+/// pretrained latent space does not separate linearly.
+pub fn align(nets: &Networks, likelihood: Likelihood, x: &Tensor, labels: &[u32], phase: &Phase, rng: &mut ChaCha8Rng, ctl: &Control, history: &mut Vec<EpochRecord>) -> Result<()> {
+    let targets = Tensor::from_slice(labels, labels.len(), x.device())?;
+    let mut vars = vars_with_prefix(&nets.varmap, &["decoder.", "classifier."]);
+    vars.extend(vars_with_prefix(&nets.varmap, &["encoder."]).into_iter().filter(|v| !is_logvar(nets, v)));
+    run_phase(phase, x.dim(0)?, vars, rng, ctl, history, |idx, _| {
+        let it = index_tensor(idx, x.device())?;
+        let xb = x.index_select(&it, 0)?;
+        let mu = nets.encoder.mean(&xb)?;
+        let rec = recon_loss(likelihood, &nets.decoder.forward(&mu)?, &xb)?;
+        let ce = candle_nn::loss::cross_entropy(&nets.classifier.forward(&mu)?, &targets.index_select(&it, 0)?)?;
+        let ce_v = ce.to_dtype(DType::F64)?.to_scalar::<f64>()?;
+        Ok(StepLoss { total: (rec + (ce * ALIGN_WEIGHT)?)?, terms: vec![("cross_entropy", ce_v)] })
+    })
+}
+
+/// Weight of the cross-entropy against the reconstruction (nats per point) in `align`.
+pub const ALIGN_WEIGHT: f64 = 10.0;

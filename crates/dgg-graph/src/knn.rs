@@ -1,14 +1,14 @@
-//! k-nearest-neighbour search: exact (blocked GEMM) and approximate (HNSW, see [`crate::hnsw`]).
+//! k-nearest-neighbour search: the result type, the choice between exact search
+//! ([`crate::exact`]) and HNSW ([`crate::hnsw`]), recall, and the distance kernel both use.
 //!
 //! All searches return [`Neighbours`]: per point its `k` nearest *other* points (the point itself is
 //! excluded), sorted by increasing **Euclidean (not squared)** distance, ties broken by the smaller
 //! index so results are deterministic.
 
 use crate::control::Control;
-use crate::error::{check_matrix, GraphError, Result};
+use crate::error::{GraphError, Result};
+use crate::exact::exact_search;
 use crate::hnsw::{hnsw_knn_with_control, HnswParams};
-use candle_core::{Device, Storage, Tensor};
-use rayon::prelude::*;
 use std::cmp::Ordering;
 
 /// Row-major `n x k` neighbour lists.
@@ -41,7 +41,11 @@ impl Neighbours {
     /// The first `k` neighbours of each row (rows are sorted, so these are the `k` nearest).
     pub fn truncate(&self, k: usize) -> Result<Neighbours> {
         if k == 0 || k > self.k {
-            return Err(GraphError::invalid("k", k, format!("must be in 1..={}", self.k)));
+            return Err(GraphError::invalid(
+                "k",
+                k,
+                format!("must be in 1..={}", self.k),
+            ));
         }
         let mut indices = Vec::with_capacity(self.n * k);
         let mut distances = Vec::with_capacity(self.n * k);
@@ -49,25 +53,35 @@ impl Neighbours {
             indices.extend_from_slice(&self.row(i)[..k]);
             distances.extend_from_slice(&self.row_distances(i)[..k]);
         }
-        Ok(Neighbours { n: self.n, k, indices, distances })
+        Ok(Neighbours {
+            n: self.n,
+            k,
+            indices,
+            distances,
+        })
     }
 }
 
 /// Which search [`knn`] runs.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub enum KnnMethod {
-    /// Exact when `n * n * d <= AUTO_EXACT_MAX_WORK`, HNSW with default parameters above.
+    /// Exact when [`auto_prefers_exact`], else HNSW with [`HnswParams::for_k`].
     #[default]
     Auto,
     Exact,
     Hnsw(HnswParams),
 }
 
-/// `n * n * d` up to which [`KnnMethod::Auto`] searches exactly. The exact search costs `2 n^2 d` flops
-/// and runs at roughly 100 GFLOP/s on two cores, so 5e10 means about a second: 8,000 points at
-/// 784-d, all of MNIST at 10-d (the Siamese space), 50,000 points at 16-d. Beyond it HNSW
-/// (O(n log n)) is faster and, with the default parameters, keeps recall@20 above 0.98.
-pub const AUTO_EXACT_MAX_WORK: f64 = 5e10;
+/// Whether [`KnnMethod::Auto`] searches exactly: when `n <= 18000 (1154 + d) / (167 + d)`, about
+/// 37,000 points at 784-d and 118,000 at 10-d.
+///
+/// The bound equates two cost models fitted on the 2-core development machine: exact search costs
+/// `n^2 (3.8 + 0.023 d)` ns (the GEMM, plus a scan of every distance, which dominates at small
+/// `d`), HNSW build + search `n (473 + 0.41 d)` us. Near the crossing exact search wins: it is
+/// deterministic and has recall 1. Exact search also needs no more than 128 MB of scratch.
+pub fn auto_prefers_exact(n: usize, d: usize) -> bool {
+    (n as f64) <= 18_000.0 * (1154.0 + d as f64) / (167.0 + d as f64)
+}
 
 /// Searches `k` neighbours of every row of `data` (`n x d`, row-major).
 pub fn knn(data: &[f32], n: usize, d: usize, k: usize, method: &KnnMethod) -> Result<Neighbours> {
@@ -86,28 +100,9 @@ pub fn knn_with_control(
     match method {
         KnnMethod::Exact => exact_search(data, n, d, None, k, ctl),
         KnnMethod::Hnsw(p) => hnsw_knn_with_control(data, n, d, k, p, ctl),
-        KnnMethod::Auto if (n as f64) * (n as f64) * (d as f64) <= AUTO_EXACT_MAX_WORK => {
-            exact_search(data, n, d, None, k, ctl)
-        }
-        KnnMethod::Auto => hnsw_knn_with_control(data, n, d, k, &HnswParams::default(), ctl),
+        KnnMethod::Auto if auto_prefers_exact(n, d) => exact_search(data, n, d, None, k, ctl),
+        KnnMethod::Auto => hnsw_knn_with_control(data, n, d, k, &HnswParams::for_k(k), ctl),
     }
-}
-
-/// Exact `k` nearest neighbours of every point.
-pub fn exact_knn(data: &[f32], n: usize, d: usize, k: usize) -> Result<Neighbours> {
-    exact_search(data, n, d, None, k, &Control::none())
-}
-
-/// Exact neighbours of the points `queries` only (for recall on a sample); row `r` of the result
-/// belongs to point `queries[r]`, and `result.n == queries.len()`.
-pub fn exact_knn_queries(
-    data: &[f32],
-    n: usize,
-    d: usize,
-    queries: &[usize],
-    k: usize,
-) -> Result<Neighbours> {
-    exact_search(data, n, d, Some(queries), k, &Control::none())
 }
 
 /// Mean fraction of the exact neighbours found: row `r` of `exact` belongs to point `queries[r]`,
@@ -120,7 +115,11 @@ pub fn recall(approx: &Neighbours, exact: &Neighbours, queries: &[usize]) -> Res
         return Err(GraphError::shape("queries", exact.n, queries.len()));
     }
     if let Some(&q) = queries.iter().find(|&&q| q >= approx.n) {
-        return Err(GraphError::invalid("queries", q, format!("must be < n = {}", approx.n)));
+        return Err(GraphError::invalid(
+            "queries",
+            q,
+            format!("must be < n = {}", approx.n),
+        ));
     }
     let hits: usize = queries
         .iter()
@@ -190,118 +189,4 @@ pub(crate) fn check_k(n: usize, k: usize) -> Result<()> {
         return Err(GraphError::invalid("n", n, "ids are u32"));
     }
     Ok(())
-}
-
-/// Extra candidates taken from the GEMM distances before exact re-ranking: ||a||^2 + ||b||^2 - 2ab
-/// loses digits to cancellation for near points, so the final order comes from direct differences.
-const RERANK_EXTRA: usize = 8;
-
-/// Rows of the GEMM block: keeps the `block x n` distance matrix near 32M floats (128 MB).
-fn block_rows(n: usize) -> usize {
-    (32_000_000 / n).clamp(1, 1024)
-}
-
-/// The `m` smallest `||q||^2 + ||x_j||^2 - 2 q.x_j` over `j != q`, kept in a small sorted buffer:
-/// most candidates fail one comparison with the current worst, so this stays cheap when `d` is
-/// small and the O(n^2) scan, not the GEMM, dominates.
-fn smallest(grow: &[f32], norms: &[f32], q: usize, m: usize) -> Vec<(f32, u32)> {
-    let qn = norms[q];
-    let mut best: Vec<(f32, u32)> = Vec::with_capacity(m + 1);
-    let mut worst = f32::INFINITY;
-    for (j, (&gj, &nj)) in grow.iter().zip(norms).enumerate() {
-        let dj = qn + nj - 2.0 * gj;
-        // Ids arrive in increasing order, so an equal distance never displaces (ties keep low ids).
-        if dj < worst && j != q {
-            let pos = best.partition_point(|&(b, _)| b <= dj);
-            best.insert(pos, (dj, j as u32));
-            if best.len() > m {
-                best.pop();
-            }
-            if best.len() == m {
-                worst = best[m - 1].0;
-            }
-        }
-    }
-    best
-}
-
-fn exact_search(
-    data: &[f32],
-    n: usize,
-    d: usize,
-    queries: Option<&[usize]>,
-    k: usize,
-    ctl: &Control,
-) -> Result<Neighbours> {
-    check_matrix("data", data, n, d)?;
-    check_k(n, k)?;
-    let all: Vec<usize>;
-    let queries = match queries {
-        Some(q) => {
-            if let Some(&bad) = q.iter().find(|&&i| i >= n) {
-                return Err(GraphError::invalid("queries", bad, format!("must be < n = {n}")));
-            }
-            q
-        }
-        None => {
-            all = (0..n).collect();
-            &all
-        }
-    };
-    let norms: Vec<f32> = data.par_chunks(d).map(|r| r.iter().map(|v| v * v).sum()).collect();
-    let x = Tensor::from_slice(data, (n, d), &Device::Cpu)?;
-    let xt = x.t()?;
-    let cand = (k + RERANK_EXTRA).min(n - 1);
-    let bs = block_rows(n);
-    let batches = queries.len().div_ceil(bs);
-    let mut indices = Vec::with_capacity(queries.len() * k);
-    let mut distances = Vec::with_capacity(queries.len() * k);
-    for (b, qs) in queries.chunks(bs).enumerate() {
-        ctl.check_cancel()?;
-        let mut qbuf = Vec::with_capacity(qs.len() * d);
-        for &q in qs {
-            qbuf.extend_from_slice(&data[q * d..(q + 1) * d]);
-        }
-        let qt = Tensor::from_vec(qbuf, (qs.len(), d), &Device::Cpu)?;
-        let g = qt.matmul(&xt)?.contiguous()?;
-        let (storage, layout) = g.storage_and_layout();
-        let g: &[f32] = match (&*storage, layout.contiguous_offsets()) {
-            (Storage::Cpu(cpu), Some((start, end))) => &cpu.as_slice::<f32>()?[start..end],
-            _ => unreachable!("a contiguous CPU tensor"),
-        };
-        let rows: Vec<Vec<(f32, u32)>> = g
-            .par_chunks(n)
-            .zip(qs.par_iter())
-            .map(|(grow, &q)| {
-                let best = smallest(grow, &norms, q, cand);
-                let qrow = &data[q * d..(q + 1) * d];
-                let mut best: Vec<(f32, u32)> = best
-                    .iter()
-                    .map(|&(_, j)| {
-                        let j_ = j as usize;
-                        (sq_l2(qrow, &data[j_ * d..(j_ + 1) * d]), j)
-                    })
-                    .collect();
-                best.sort_unstable_by(by_dist_then_id);
-                best.truncate(k);
-                best
-            })
-            .collect();
-        drop(storage);
-        for row in rows {
-            for (dist, j) in row {
-                indices.push(j);
-                distances.push(dist.sqrt());
-            }
-        }
-        ctl.report(&crate::control::Progress {
-            phase: "knn",
-            epoch: 0,
-            epochs: 1,
-            batch: b,
-            batches,
-            losses: &[],
-        });
-    }
-    Ok(Neighbours { n: queries.len(), k, indices, distances })
 }

@@ -3,17 +3,20 @@
 
 pub mod control;
 pub mod error;
+pub mod exact;
 pub mod graph_file;
 pub mod hnsw;
 pub mod knn;
 pub mod select;
 pub mod siamese;
+pub mod siamese_train;
 pub mod weights;
 
 pub use control::{Control, Progress};
 pub use error::{GraphError, Result};
+pub use exact::{exact_knn, exact_knn_queries};
 pub use hnsw::{hnsw_knn, hnsw_knn_with_control, HnswParams};
-pub use knn::{exact_knn, exact_knn_queries, knn, knn_with_control, recall, KnnMethod, Neighbours};
+pub use knn::{auto_prefers_exact, knn, knn_with_control, recall, KnnMethod, Neighbours};
 pub use select::{select_neighbours, Selection};
 pub use siamese::{contrastive_loss, train_siamese, SiameseConfig, SiameseNet};
 pub use weights::{Graph, ReverseGraph, Weighting};

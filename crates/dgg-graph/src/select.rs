@@ -18,9 +18,18 @@ pub enum Selection {
 }
 
 /// Keeps `k` neighbours per row; rows stay sorted by distance. Deterministic for a given `seed`.
-pub fn select_neighbours(nb: &Neighbours, k: usize, sel: Selection, seed: u64) -> Result<Neighbours> {
+pub fn select_neighbours(
+    nb: &Neighbours,
+    k: usize,
+    sel: Selection,
+    seed: u64,
+) -> Result<Neighbours> {
     if k == 0 || k > nb.k {
-        return Err(GraphError::invalid("k", k, format!("must be in 1..={}", nb.k)));
+        return Err(GraphError::invalid(
+            "k",
+            k,
+            format!("must be in 1..={}", nb.k),
+        ));
     }
     match sel {
         Selection::Nearest => nb.truncate(k),
@@ -42,7 +51,12 @@ pub fn select_neighbours(nb: &Neighbours, k: usize, sel: Selection, seed: u64) -
                 indices.extend(pick.iter().map(|&p| nb.row(i)[p]));
                 distances.extend(pick.iter().map(|&p| nb.row_distances(i)[p]));
             }
-            Ok(Neighbours { n: nb.n, k, indices, distances })
+            Ok(Neighbours {
+                n: nb.n,
+                k,
+                indices,
+                distances,
+            })
         }
     }
 }

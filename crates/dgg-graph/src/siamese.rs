@@ -6,13 +6,10 @@
 //! negatives) and forms all pair terms from those rows by `index_select`, rather than running the
 //! network once per pair.
 
-use crate::control::{Control, Progress};
-use crate::error::{check_matrix, GraphError, Result};
-use crate::knn::Neighbours;
+use crate::error::{GraphError, Result};
 use candle_core::{DType, Device, Module, Tensor, Var};
-use candle_nn::{linear, AdamW, Linear, Optimizer, ParamsAdamW, VarBuilder, VarMap};
-use rand::seq::SliceRandom;
-use rand::{Rng, SeedableRng};
+use candle_nn::{linear, Linear, VarBuilder, VarMap};
+use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 use std::collections::HashMap;
 
@@ -61,13 +58,48 @@ impl SiameseConfig {
             return Err(GraphError::invalid("hidden", h, "layer sizes must be >= 1"));
         }
         let checks: [(&'static str, f64, bool, &str); 7] = [
-            ("latent_dim", self.latent_dim as f64, self.latent_dim >= 1, "must be >= 1"),
-            ("positives", self.positives as f64, self.positives >= 1, "must be >= 1"),
-            ("margin", self.margin as f64, self.margin.is_finite() && self.margin > 0.0, "must be finite and > 0"),
-            ("batch_size", self.batch_size as f64, self.batch_size >= 1, "must be >= 1"),
-            ("lr", self.lr, self.lr.is_finite() && self.lr > 0.0, "must be finite and > 0"),
-            ("lr_gamma", self.lr_gamma, self.lr_gamma.is_finite() && self.lr_gamma > 0.0, "must be finite and > 0"),
-            ("weight_decay", self.weight_decay, self.weight_decay.is_finite() && self.weight_decay >= 0.0, "must be finite and >= 0"),
+            (
+                "latent_dim",
+                self.latent_dim as f64,
+                self.latent_dim >= 1,
+                "must be >= 1",
+            ),
+            (
+                "positives",
+                self.positives as f64,
+                self.positives >= 1,
+                "must be >= 1",
+            ),
+            (
+                "margin",
+                self.margin as f64,
+                self.margin.is_finite() && self.margin > 0.0,
+                "must be finite and > 0",
+            ),
+            (
+                "batch_size",
+                self.batch_size as f64,
+                self.batch_size >= 1,
+                "must be >= 1",
+            ),
+            (
+                "lr",
+                self.lr,
+                self.lr.is_finite() && self.lr > 0.0,
+                "must be finite and > 0",
+            ),
+            (
+                "lr_gamma",
+                self.lr_gamma,
+                self.lr_gamma.is_finite() && self.lr_gamma > 0.0,
+                "must be finite and > 0",
+            ),
+            (
+                "weight_decay",
+                self.weight_decay,
+                self.weight_decay.is_finite() && self.weight_decay >= 0.0,
+                "must be finite and >= 0",
+            ),
         ];
         for (field, value, ok, reason) in checks {
             if !ok {
@@ -75,7 +107,11 @@ impl SiameseConfig {
             }
         }
         if self.lr_step == 0 {
-            return Err(GraphError::invalid("lr_step", 0, "must be >= 1 (use lr_gamma = 1 for a constant rate)"));
+            return Err(GraphError::invalid(
+                "lr_step",
+                0,
+                "must be >= 1 (use lr_gamma = 1 for a constant rate)",
+            ));
         }
         Ok(())
     }
@@ -114,10 +150,16 @@ impl Module for SiameseNet {
 }
 
 /// Names and shapes of the parameters, in layer order.
-pub fn parameter_shapes(d: usize, hidden: &[usize], latent_dim: usize) -> Vec<(String, Vec<usize>)> {
+pub fn parameter_shapes(
+    d: usize,
+    hidden: &[usize],
+    latent_dim: usize,
+) -> Vec<(String, Vec<usize>)> {
     let mut out = Vec::new();
     let mut fan_in = d;
-    let names = (0..hidden.len()).map(|i| format!("l{i}")).chain(std::iter::once("mu".to_string()));
+    let names = (0..hidden.len())
+        .map(|i| format!("l{i}"))
+        .chain(std::iter::once("mu".to_string()));
     for (name, fan_out) in names.zip(hidden.iter().copied().chain(std::iter::once(latent_dim))) {
         out.push((format!("{name}.weight"), vec![fan_out, fan_in]));
         out.push((format!("{name}.bias"), vec![fan_out]));
@@ -128,7 +170,7 @@ pub fn parameter_shapes(d: usize, hidden: &[usize], latent_dim: usize) -> Vec<(S
 
 /// A `VarMap` holding either the caller's tensors or PyTorch-style uniform(±1/sqrt(fan_in))
 /// values drawn from `rng`, so runs with the same seed start identically.
-fn init_vars(
+pub(crate) fn init_vars(
     d: usize,
     cfg: &SiameseConfig,
     init: Option<&HashMap<String, Tensor>>,
@@ -147,7 +189,11 @@ fn init_vars(
                         .get(&name)
                         .ok_or_else(|| GraphError::invalid("init", &name, "missing parameter"))?;
                     if t.dims() != shape.as_slice() {
-                        return Err(GraphError::shape("init", format!("{name} {shape:?}"), format!("{:?}", t.dims())));
+                        return Err(GraphError::shape(
+                            "init",
+                            format!("{name} {shape:?}"),
+                            format!("{:?}", t.dims()),
+                        ));
                     }
                     t.to_dtype(DType::F32)?.to_device(device)?
                 }
@@ -203,111 +249,4 @@ pub fn contrastive_loss(
     Ok((total / count as f64)?)
 }
 
-/// Trains the Siamese network and returns the `n x latent_dim` embedding of all points.
-///
-/// `positives` is the Euclidean kNN of `data`; its first `cfg.positives` neighbours form the
-/// positive pairs. `init` may hold starting weights under the names of [`parameter_shapes`].
-#[allow(clippy::too_many_arguments)]
-pub fn train_siamese(
-    data: &[f32],
-    n: usize,
-    d: usize,
-    positives: &Neighbours,
-    init: Option<&HashMap<String, Tensor>>,
-    cfg: &SiameseConfig,
-    device: &Device,
-    ctl: &Control,
-) -> Result<Vec<f32>> {
-    cfg.validate()?;
-    check_matrix("data", data, n, d)?;
-    if n < 2 {
-        return Err(GraphError::invalid("n", n, "need at least 2 points"));
-    }
-    if positives.n != n || positives.indices.len() != n * positives.k {
-        return Err(GraphError::shape("positives", format!("{n} rows"), format!("{} rows", positives.n)));
-    }
-    if positives.k < cfg.positives {
-        return Err(GraphError::invalid("positives", cfg.positives, format!("must be <= neighbour list length {}", positives.k)));
-    }
-    if let Some(&j) = positives.indices.iter().find(|&&j| j as usize >= n) {
-        return Err(GraphError::invalid("positives", j, format!("neighbour ids must be < n = {n}")));
-    }
-    let mut rng = ChaCha8Rng::seed_from_u64(cfg.seed);
-    let vm = init_vars(d, cfg, init, device, &mut rng)?;
-    let net = SiameseNet::new(d, &cfg.hidden, cfg.latent_dim, VarBuilder::from_varmap(&vm, DType::F32, device))?;
-    let x = Tensor::from_slice(data, (n, d), device)?;
-    let params = ParamsAdamW { lr: cfg.lr, weight_decay: cfg.weight_decay, ..Default::default() };
-    let mut opt = AdamW::new(vm.all_vars(), params)?;
-
-    let mut order: Vec<u32> = (0..n as u32).collect();
-    let batches = n.div_ceil(cfg.batch_size);
-    // slot[p] = row of point p in this step's distinct-point list, or u32::MAX.
-    let mut slot = vec![u32::MAX; n];
-    let mut uniq: Vec<u32> = Vec::new();
-    let (mut pos, mut neg) = (Vec::new(), Vec::new());
-    let nt = cfg.positives;
-    for epoch in 0..cfg.epochs {
-        opt.set_learning_rate(cfg.lr * cfg.lr_gamma.powi((epoch / cfg.lr_step) as i32));
-        order.shuffle(&mut rng);
-        for (b, anchors) in order.chunks(cfg.batch_size).enumerate() {
-            ctl.check_cancel()?;
-            uniq.clear();
-            pos.clear();
-            neg.clear();
-            let mut local = |p: u32, uniq: &mut Vec<u32>| {
-                if slot[p as usize] == u32::MAX {
-                    slot[p as usize] = uniq.len() as u32;
-                    uniq.push(p);
-                }
-                slot[p as usize]
-            };
-            for &a in anchors {
-                let la = local(a, &mut uniq);
-                for &p in &positives.row(a as usize)[..nt] {
-                    pos.push((la, local(p, &mut uniq)));
-                }
-                for _ in 0..nt {
-                    let mut r = rng.gen_range(0..n as u32);
-                    while r == a {
-                        r = rng.gen_range(0..n as u32);
-                    }
-                    neg.push((la, local(r, &mut uniq)));
-                }
-            }
-            for &p in &uniq {
-                slot[p as usize] = u32::MAX;
-            }
-            let ids = Tensor::from_slice(&uniq, uniq.len(), device)?;
-            let emb = net.forward(&x.index_select(&ids, 0)?)?;
-            let loss = contrastive_loss(&emb, &pos, &neg, cfg.margin)?;
-            let value = loss.to_scalar::<f32>()? as f64;
-            if !value.is_finite() {
-                return Err(GraphError::NonFiniteLoss { phase: "siamese".into(), epoch });
-            }
-            opt.backward_step(&loss)?;
-            ctl.report(&Progress {
-                phase: "siamese",
-                epoch,
-                epochs: cfg.epochs,
-                batch: b,
-                batches,
-                losses: &[("contrastive", value)],
-            });
-        }
-    }
-    embed(&net, &x, ctl)
-}
-
-/// Embeds all rows of `x` in batches, without keeping any autograd graph.
-pub fn embed(net: &SiameseNet, x: &Tensor, ctl: &Control) -> Result<Vec<f32>> {
-    const ROWS: usize = 4096;
-    let n = x.dim(0)?;
-    let mut out = Vec::new();
-    for start in (0..n).step_by(ROWS) {
-        ctl.check_cancel()?;
-        let len = ROWS.min(n - start);
-        let e = net.forward(&x.narrow(0, start, len)?)?.detach();
-        out.extend(e.flatten_all()?.to_vec1::<f32>()?);
-    }
-    Ok(out)
-}
+pub use crate::siamese_train::{embed, train_siamese};

@@ -7,7 +7,13 @@ use common::temp_path;
 use dgg_graph::{Graph, GraphError};
 
 fn sample() -> Graph {
-    Graph::from_parts(4, 2, vec![1, 2, 0, 3, 3, 1, 2, 0], vec![0.25, 0.75, 0.5, 0.5, 0.9, 0.1, 1.0, 0.0]).unwrap()
+    Graph::from_parts(
+        4,
+        2,
+        vec![1, 2, 0, 3, 3, 1, 2, 0],
+        vec![0.25, 0.75, 0.5, 0.5, 0.9, 0.1, 1.0, 0.0],
+    )
+    .unwrap()
 }
 
 fn format_reason(e: GraphError) -> String {

@@ -12,12 +12,16 @@ fn exact_matches_brute_force_f64() {
     let got = exact_knn(&x, n, d, k).unwrap();
     let want = brute_force(&x, n, d, k);
     assert_eq!((got.n, got.k), (n, k));
-    for i in 0..n {
-        let ids: Vec<u32> = want[i].iter().map(|p| p.1).collect();
+    for (i, want_i) in want.iter().enumerate() {
+        let ids: Vec<u32> = want_i.iter().map(|p| p.1).collect();
         assert_eq!(got.row(i), ids.as_slice(), "row {i}");
-        for (g, w) in got.row_distances(i).iter().zip(&want[i]) {
+        for (g, w) in got.row_distances(i).iter().zip(want_i) {
             // Stored distances are Euclidean, not squared.
-            assert!((*g as f64 - w.0.sqrt()).abs() < 1e-5, "row {i}: {g} vs {}", w.0.sqrt());
+            assert!(
+                (*g as f64 - w.0.sqrt()).abs() < 1e-5,
+                "row {i}: {g} vs {}",
+                w.0.sqrt()
+            );
         }
         assert!(!got.row(i).contains(&(i as u32)), "row {i} holds itself");
     }
@@ -62,8 +66,18 @@ fn query_subset_equals_rows_of_full_search() {
 
 #[test]
 fn recall_counts_overlap() {
-    let approx = Neighbours { n: 2, k: 2, indices: vec![1, 0, 0, 1], distances: vec![0.0; 4] };
-    let exact = Neighbours { n: 2, k: 2, indices: vec![1, 2, 3, 2], distances: vec![0.0; 4] };
+    let approx = Neighbours {
+        n: 2,
+        k: 2,
+        indices: vec![1, 0, 0, 1],
+        distances: vec![0.0; 4],
+    };
+    let exact = Neighbours {
+        n: 2,
+        k: 2,
+        indices: vec![1, 2, 3, 2],
+        distances: vec![0.0; 4],
+    };
     // row 0: {1} of {1,2}; row 1: none of {3,2}
     assert_eq!(recall(&approx, &exact, &[0, 1]).unwrap(), 0.25);
 }
@@ -72,15 +86,27 @@ fn recall_counts_overlap() {
 fn auto_on_small_data_is_exact() {
     let (n, d, k) = (300, 5, 4);
     let x = uniform(n, d, 4);
-    assert_eq!(knn(&x, n, d, k, &KnnMethod::Auto).unwrap(), exact_knn(&x, n, d, k).unwrap());
+    assert_eq!(
+        knn(&x, n, d, k, &KnnMethod::Auto).unwrap(),
+        exact_knn(&x, n, d, k).unwrap()
+    );
 }
 
 #[test]
 fn bad_inputs_are_errors() {
     let x = uniform(10, 3, 5);
-    assert!(matches!(exact_knn(&x, 10, 3, 0), Err(GraphError::InvalidParameter { field: "k", .. })));
-    assert!(matches!(exact_knn(&x, 10, 3, 10), Err(GraphError::InvalidParameter { field: "n", .. })));
-    assert!(matches!(exact_knn(&x, 11, 3, 2), Err(GraphError::Shape { field: "data", .. })));
+    assert!(matches!(
+        exact_knn(&x, 10, 3, 0),
+        Err(GraphError::InvalidParameter { field: "k", .. })
+    ));
+    assert!(matches!(
+        exact_knn(&x, 10, 3, 10),
+        Err(GraphError::InvalidParameter { field: "n", .. })
+    ));
+    assert!(matches!(
+        exact_knn(&x, 11, 3, 2),
+        Err(GraphError::Shape { field: "data", .. })
+    ));
     let mut y = x.clone();
     y[7] = f32::NAN;
     let e = exact_knn(&y, 10, 3, 2).unwrap_err();

@@ -31,11 +31,18 @@ fn random_of_top_stays_within_top_m_sorted_and_seeded() {
     let mut beyond_20 = 0;
     for i in 0..200 {
         let d = a.row_distances(i);
-        assert!(d.windows(2).all(|w| w[0] < w[1]), "row {i}: sorted, no repeats");
+        assert!(
+            d.windows(2).all(|w| w[0] < w[1]),
+            "row {i}: sorted, no repeats"
+        );
         assert!(d.iter().all(|&v| v < 50.0), "row {i} outside the top 50");
         beyond_20 += d.iter().filter(|&&v| v >= 20.0).count();
         for (&id, &dist) in a.row(i).iter().zip(d) {
-            assert_eq!(id as usize, i * 100 + dist as usize, "ids follow their distances");
+            assert_eq!(
+                id as usize,
+                i * 100 + dist as usize,
+                "ids follow their distances"
+            );
         }
     }
     // 30 of 50 positions lie beyond the first 20: expect about 60% of picks there.
@@ -49,6 +56,9 @@ fn bad_sizes_are_errors() {
     let e = select_neighbours(&nb, 11, Selection::Nearest, 0).unwrap_err();
     assert!(matches!(e, GraphError::InvalidParameter { field: "k", .. }));
     let e = select_neighbours(&nb, 5, Selection::RandomOfTop { m: 4 }, 0).unwrap_err();
-    assert!(matches!(e, GraphError::InvalidParameter { field: "m", .. }), "{e}");
+    assert!(
+        matches!(e, GraphError::InvalidParameter { field: "m", .. }),
+        "{e}"
+    );
     assert!(select_neighbours(&nb, 5, Selection::RandomOfTop { m: 11 }, 0).is_err());
 }

@@ -17,6 +17,7 @@ pub struct NativeOptions {
     pub neighbours: Option<u32>,
     pub weighting: Option<String>,
     pub classifier: Option<String>,
+    pub init: Option<String>,
     pub epochs_layerwise: Option<u32>,
     pub epochs_pretrain: Option<u32>,
     pub epochs_vae: Option<u32>,
@@ -62,6 +63,7 @@ impl NativeOptions {
             neighbours: u(self.neighbours, d.neighbours),
             weighting: pick("weighting", &self.weighting, d.weighting, &[("uniform", Weighting::Uniform), ("gaussian", Weighting::Gaussian)])?,
             classifier: pick("classifier", &self.classifier, d.classifier, &[("linear", ClassifierKind::Linear), ("mlp", ClassifierKind::Mlp)])?,
+            init: pick("init", &self.init, d.init, &[("kmeans", InitMethod::Kmeans), ("spectral", InitMethod::Spectral)])?,
             epochs: Epochs {
                 layerwise: u(self.epochs_layerwise, d.epochs.layerwise),
                 pretrain: u(self.epochs_pretrain, d.epochs.pretrain),

@@ -30,7 +30,10 @@ pub fn uniform(n: usize, d: usize, seed: u64) -> Vec<f32> {
 
 /// pendigits.tra as (data / 100, labels, n, d), or None (with a note) when the file is absent.
 pub fn pendigits() -> Option<(Vec<f32>, Vec<u32>, usize, usize)> {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/data/pendigits/pendigits.tra");
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../../shared/data/pendigits/pendigits.tra"
+    );
     let Ok(text) = std::fs::read_to_string(path) else {
         eprintln!("note: {path} not found, skipping the pendigits part of this test");
         return None;
