@@ -5,6 +5,7 @@ pub mod config;
 pub mod data;
 pub mod device;
 pub mod error;
+pub mod grad;
 pub mod kmeans;
 pub mod loss;
 pub mod metrics;
@@ -14,6 +15,7 @@ pub mod optim;
 pub mod pipeline;
 pub mod pretrain;
 pub mod spectral;
+pub mod step;
 pub mod prior;
 pub mod train;
 

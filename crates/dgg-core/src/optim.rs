@@ -1,32 +1,42 @@
 //! Adam with decoupled weight decay (the update of candle-nn's `AdamW`), fused into one pass per
 //! parameter on the CPU: candle's version runs about a dozen single-threaded tensor ops per
 //! parameter, which cost more than the network's GEMMs at the batch sizes DGG uses. Parameters on
-//! other devices (or in f64) use candle-nn's `AdamW` unchanged.
+//! other devices (or in f64) take the same update as a chain of tensor ops.
 
 use crate::error::Result;
 use candle_core::{CpuStorage, DType, Layout, Tensor, Var};
-use candle_nn::{AdamW, Optimizer, ParamsAdamW};
+use crate::grad::Grads;
+use candle_nn::ParamsAdamW;
 use rayon::prelude::*;
 use std::sync::Mutex;
 
 pub struct Adam {
     vars: Vec<Var>,
-    /// First and second moments, one pair per variable.
-    moments: Vec<Mutex<(Vec<f32>, Vec<f32>)>>,
+    moments: Vec<Moments>,
     params: ParamsAdamW,
     step: usize,
-    fallback: Option<AdamW>,
+}
+
+/// First and second moments of one variable: plain vectors for the fused CPU update, tensors on
+/// the variable's device otherwise.
+enum Moments {
+    Cpu(Mutex<(Vec<f32>, Vec<f32>)>),
+    Device { m: Tensor, v: Tensor },
 }
 
 impl Adam {
     pub fn new(vars: Vec<Var>, params: ParamsAdamW) -> Result<Self> {
-        let fused = vars.iter().all(|v| v.device().is_cpu() && v.dtype() == DType::F32 && v.is_contiguous());
-        if !fused {
-            let fallback = AdamW::new(vars, params.clone())?;
-            return Ok(Self { vars: vec![], moments: vec![], params, step: 0, fallback: Some(fallback) });
-        }
-        let moments = vars.iter().map(|v| Mutex::new((vec![0.0; v.elem_count()], vec![0.0; v.elem_count()]))).collect();
-        Ok(Self { vars, moments, params, step: 0, fallback: None })
+        let moments = vars
+            .iter()
+            .map(|v| {
+                Ok(if v.device().is_cpu() && v.dtype() == DType::F32 && v.is_contiguous() {
+                    Moments::Cpu(Mutex::new((vec![0.0; v.elem_count()], vec![0.0; v.elem_count()])))
+                } else {
+                    Moments::Device { m: v.zeros_like()?, v: v.zeros_like()? }
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Self { vars, moments, params, step: 0 })
     }
 
     pub fn learning_rate(&self) -> f64 {
@@ -35,16 +45,17 @@ impl Adam {
 
     pub fn set_learning_rate(&mut self, lr: f64) {
         self.params.lr = lr;
-        if let Some(f) = &mut self.fallback {
-            f.set_learning_rate(lr);
-        }
     }
 
+    /// Backpropagates `loss` with candle's autograd and applies the update.
     pub fn backward_step(&mut self, loss: &Tensor) -> Result<()> {
-        let grads = loss.backward()?;
-        if let Some(f) = &mut self.fallback {
-            return Ok(f.step(&grads)?);
-        }
+        let store = loss.backward()?;
+        let grads: Grads = self.vars.iter().filter_map(|v| store.get(v.as_tensor()).map(|g| (v.id(), g.clone()))).collect();
+        self.apply(&grads)
+    }
+
+    /// Applies one update from gradients keyed by parameter id; parameters without one keep still.
+    pub fn apply(&mut self, grads: &Grads) -> Result<()> {
         self.step += 1;
         let p = &self.params;
         let update = AdamUpdate {
@@ -56,9 +67,19 @@ impl Adam {
             correction1: (1.0 - p.beta1.powi(self.step as i32)) as f32,
             correction2: (1.0 - p.beta2.powi(self.step as i32)) as f32,
         };
-        for (var, moments) in self.vars.iter().zip(&self.moments) {
-            if let Some(g) = grads.get(var.as_tensor()) {
-                var.as_tensor().inplace_op2(&g.contiguous()?, &AdamOp { update: &update, moments })?;
+        for (var, moments) in self.vars.iter().zip(self.moments.iter_mut()) {
+            let Some(g) = grads.get(&var.id()) else { continue };
+            match moments {
+                Moments::Cpu(moments) => var.as_tensor().inplace_op2(&g.contiguous()?, &AdamOp { update: &update, moments })?,
+                Moments::Device { m, v } => {
+                    let (b1, b2) = (p.beta1, p.beta2);
+                    *m = ((&*m * b1)? + (g * (1.0 - b1))?)?;
+                    *v = ((&*v * b2)? + (g.sqr()? * (1.0 - b2))?)?;
+                    let m_hat = (&*m / (1.0 - b1.powi(self.step as i32)))?;
+                    let v_hat = (&*v / (1.0 - b2.powi(self.step as i32)))?;
+                    let next = ((var.as_tensor() * (1.0 - p.lr * p.weight_decay))? - ((m_hat / (v_hat.sqrt()? + p.eps)?)? * p.lr)?)?;
+                    var.set(&next)?;
+                }
             }
         }
         Ok(())

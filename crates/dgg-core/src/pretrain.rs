@@ -65,7 +65,7 @@ pub fn layerwise(nets: &Networks, likelihood: Likelihood, x: &Tensor, phase: &Ph
                 h = h.relu()?;
             }
             let out = dec.forward(&h)?;
-            Ok(StepLoss { total: recon_loss(lik, &out, &xb)?, terms: vec![] })
+            Ok(StepLoss::autograd(recon_loss(lik, &out, &xb)?, vec![]))
         })?;
         // The decoder of layer `level` is decoder layer depth-1-level (the mirror).
         let target = format!("decoder.l{}", depth - 1 - level);
@@ -86,7 +86,7 @@ pub fn autoencoder(nets: &Networks, likelihood: Likelihood, x: &Tensor, phase: &
     run_phase(phase, x.dim(0)?, vars, rng, ctl, history, |idx, _| {
         let xb = x.index_select(&index_tensor(idx, x.device())?, 0)?;
         let out = nets.decoder.forward(&nets.encoder.mean(&xb)?)?;
-        Ok(StepLoss { total: recon_loss(likelihood, &out, &xb)?, terms: vec![] })
+        Ok(StepLoss::autograd(recon_loss(likelihood, &out, &xb)?, vec![]))
     })
 }
 
@@ -107,7 +107,7 @@ pub fn vae(nets: &Networks, likelihood: Likelihood, x: &Tensor, phase: &Phase, r
         let rec = recon_loss(likelihood, &nets.decoder.forward(&z)?, &xb)?;
         let kl = ((mu.sqr()? + logvar.exp()?)? - logvar.affine(1.0, 1.0)?)?.sum(D::Minus1)?.mean_all()?.affine(0.5, 0.0)?;
         let kl_v = kl.to_dtype(DType::F64)?.to_scalar::<f64>()?;
-        Ok(StepLoss { total: (rec + kl)?, terms: vec![("kl", kl_v)] })
+        Ok(StepLoss::autograd((rec + kl)?, vec![("kl", kl_v)]))
     })
 }
 
@@ -181,7 +181,7 @@ pub fn classifier(nets: &Networks, mu: &Tensor, labels: &[u32], phase: &Phase, r
         let it = index_tensor(idx, mu.device())?;
         let logits = nets.classifier.forward(&mu.index_select(&it, 0)?)?;
         let loss = candle_nn::loss::cross_entropy(&logits, &targets.index_select(&it, 0)?)?;
-        Ok(StepLoss { total: loss, terms: vec![] })
+        Ok(StepLoss::autograd(loss, vec![]))
     })
 }
 
@@ -201,7 +201,7 @@ pub fn align(nets: &Networks, likelihood: Likelihood, x: &Tensor, labels: &[u32]
         let rec = recon_loss(likelihood, &nets.decoder.forward(&mu)?, &xb)?;
         let ce = candle_nn::loss::cross_entropy(&nets.classifier.forward(&mu)?, &targets.index_select(&it, 0)?)?;
         let ce_v = ce.to_dtype(DType::F64)?.to_scalar::<f64>()?;
-        Ok(StepLoss { total: (rec + (ce * ALIGN_WEIGHT)?)?, terms: vec![("cross_entropy", ce_v)] })
+        Ok(StepLoss::autograd((rec + (ce * ALIGN_WEIGHT)?)?, vec![("cross_entropy", ce_v)]))
     })
 }
 

@@ -3,7 +3,9 @@
 
 use crate::config::Likelihood;
 use crate::error::{DggError, Result};
-use crate::loss::{dgg_loss, Batch};
+use crate::grad::Grads;
+use crate::loss::Batch;
+use crate::step::dgg_step;
 use crate::nn::{vars_with_prefix, Networks};
 use crate::prior::{prior_rows, GammaTable};
 use candle_core::{Device, Tensor, Var};
@@ -37,10 +39,18 @@ pub struct Phase<'a> {
     pub weight_decay: f64,
 }
 
-/// A step's result: the loss to minimise and the terms to report.
+/// A step's result: the loss to minimise (differentiated by candle's autograd) or its value with
+/// gradients already computed, and the terms to report.
 pub struct StepLoss {
     pub total: Tensor,
     pub terms: Vec<(&'static str, f64)>,
+    pub grads: Option<Grads>,
+}
+
+impl StepLoss {
+    pub fn autograd(total: Tensor, terms: Vec<(&'static str, f64)>) -> Self {
+        Self { total, terms, grads: None }
+    }
 }
 
 /// Runs `phase.epochs` epochs over `n` points; `step` gets the indices of a mini-batch.
@@ -75,7 +85,10 @@ pub fn run_phase(
             if !total.is_finite() {
                 return Err(DggError::NonFinite { phase: phase.name.to_string(), epoch: epoch + 1 });
             }
-            opt.backward_step(&loss.total)?;
+            match &loss.grads {
+                Some(grads) => opt.apply(grads)?,
+                None => opt.backward_step(&loss.total)?,
+            }
             if sums.is_empty() {
                 sums = std::iter::once(("loss", 0.0)).chain(loss.terms.iter().map(|t| (t.0, 0.0))).collect();
             }
@@ -139,9 +152,9 @@ pub fn train_dgg(
         let prior = Tensor::from_vec(prior, (idx.len(), k), &device)?.to_dtype(data.x.dtype())?;
         let eps = normal(rng, idx.len(), m, &device)?.to_dtype(data.x.dtype())?;
         let (x, targets, s) = (data.x.index_select(&it, 0)?, data.targets.index_select(&it, 0)?, data.s.index_select(&it, 0)?);
-        let loss = dgg_loss(nets, likelihood, &Batch { x: &x, targets: &targets, s: &s, prior: &prior, eps: &eps })?;
-        let g = loss.gamma.to_dtype(candle_core::DType::F32)?.flatten_all()?.to_vec1::<f32>()?;
+        let out = dgg_step(nets, likelihood, &Batch { x: &x, targets: &targets, s: &s, prior: &prior, eps: &eps })?;
+        let g = out.gamma.to_dtype(candle_core::DType::F32)?.flatten_all()?.to_vec1::<f32>()?;
         gamma.set_rows(idx, &g);
-        Ok(StepLoss { total: loss.total, terms: loss.terms.to_vec() })
+        Ok(StepLoss { total: Tensor::new(out.total, &device)?, terms: out.terms.to_vec(), grads: Some(out.grads) })
     })
 }
