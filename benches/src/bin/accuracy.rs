@@ -27,7 +27,7 @@ fn main() {
     let truth: Vec<i64> = data.labels.iter().map(|&l| l as i64).collect();
     let mut runs = Vec::new();
     for seed in 0..seeds {
-        let mut cfg = Config { n_clusters: k, seed: 42 + seed, ..dgg_benches::defaults_for(&dataset) };
+        let mut cfg = Config { n_clusters: k, seed: 42 + seed, ..Config::default() };
         let u = |name: &str, v: &mut usize| {
             if let Some(x) = arg(&args, name).and_then(|s| s.parse().ok()) {
                 *v = x;
@@ -94,7 +94,10 @@ fn main() {
                 } else {
                     out.labels
                 };
-                let t: serde_json::Map<String, serde_json::Value> = out.timings.iter().map(|(p, s)| (p.clone(), json!(s))).collect();
+                let mut t: serde_json::Map<String, serde_json::Value> = out.timings.iter().map(|(p, s)| (p.clone(), json!(s))).collect();
+                if let Some(g) = &out.graph {
+                    t.insert("graph_purity".into(), json!(g.purity(&data.labels).unwrap_or(f64::NAN)));
+                }
                 (labels, serde_json::Value::Object(t))
             }
         };

@@ -7,13 +7,11 @@
 //! tests/grad.rs checks every gradient against candle's autograd.
 
 use crate::error::Result;
-use candle_core::{CpuStorage, DType, Layout, Shape, Tensor, TensorId, D};
+use candle_core::{CpuStorage, DType, Layout, Shape, Tensor, D};
 use rayon::prelude::*;
 use candle_nn::Linear;
-use std::collections::HashMap;
 
-/// Gradients by the id of the parameter tensor they belong to.
-pub type Grads = HashMap<TensorId, Tensor>;
+pub use dgg_graph::optim::Grads;
 
 /// The inputs and (post-activation) outputs of each layer of one forward pass.
 pub struct Trace {

@@ -11,7 +11,6 @@ pub mod loss;
 pub mod metrics;
 pub mod model;
 pub mod nn;
-pub mod optim;
 pub mod pipeline;
 pub mod pretrain;
 pub mod spectral;
@@ -20,6 +19,7 @@ pub mod prior;
 pub mod train;
 
 pub use config::Config;
+pub use dgg_graph::optim;
 pub use error::{DggError, Result};
 pub use model::Model;
 pub use pipeline::{fit, FitOutput};

@@ -85,8 +85,8 @@ pub fn autoencoder(nets: &Networks, likelihood: Likelihood, x: &Tensor, phase: &
     vars.extend(vars_with_prefix(&nets.varmap, &["encoder."]).into_iter().filter(|v| !is_logvar(nets, v)));
     run_phase(phase, x.dim(0)?, vars, rng, ctl, history, |idx, _| {
         let xb = x.index_select(&index_tensor(idx, x.device())?, 0)?;
-        let out = nets.decoder.forward(&nets.encoder.mean(&xb)?)?;
-        Ok(StepLoss::autograd(recon_loss(likelihood, &out, &xb)?, vec![]))
+        let (total, grads) = crate::step::autoencoder_step(nets, likelihood, &xb)?;
+        Ok(StepLoss { total: Tensor::new(total, x.device())?, terms: vec![], grads: Some(grads) })
     })
 }
 

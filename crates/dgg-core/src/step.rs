@@ -96,3 +96,25 @@ pub fn dgg_step(nets: &Networks, likelihood: Likelihood, batch: &Batch) -> Resul
     enc.trunk.backward(&trunk, &g_h, &mut grads, false)?;
     Ok(StepOutput { total, terms, gamma: gamma.detach(), grads })
 }
+
+/// One autoencoder step on the mean path (trunk, mean head, decoder) with explicit gradients:
+/// loss = -(1/P) sum_p ln p(x_p | g(mu~_p)).
+pub fn autoencoder_step(nets: &Networks, likelihood: Likelihood, x: &Tensor) -> Result<(f64, Grads)> {
+    let p = x.dim(0)?;
+    let enc = &nets.encoder;
+    let mut grads = Grads::new();
+    let (h, trunk) = enc.trunk.forward_trace(x)?;
+    let mu = linear_forward(&enc.mu, &h)?;
+    let (out, dec) = nets.decoder.forward_trace(&mu)?;
+    let ones = Tensor::ones((p, 1), x.dtype(), x.device())?;
+    let total = -scalar(&recon_rows(likelihood, &out, x, &ones)?.mean_all()?)?;
+    let fitted = match likelihood {
+        Likelihood::Bernoulli => sigmoid(&out)?,
+        Likelihood::Gaussian => out,
+    };
+    let g_out = (fitted - x)?.affine(1.0 / p as f64, 0.0)?;
+    let g_mu = nets.decoder.backward(&dec, &g_out, &mut grads, true)?.expect("input gradient");
+    let g_h = linear_backward(&enc.mu, &h, &g_mu, &mut grads, true)?.expect("dx");
+    enc.trunk.backward(&trunk, &g_h, &mut grads, false)?;
+    Ok((total, grads))
+}

@@ -237,3 +237,25 @@ fn explicit_gradients_match_autograd() {
         }
     }
 }
+
+/// The autoencoder step's gradients against autograd of the same reconstruction loss.
+#[test]
+fn autoencoder_gradients_match_autograd() {
+    for (dtype, likelihood, tol) in [(DType::F64, Likelihood::Bernoulli, 1e-9), (DType::F32, Likelihood::Gaussian, 1e-4)] {
+        let p = problem(dtype, likelihood);
+        let (total, ours) = dgg_core::step::autoencoder_step(&p.nets, likelihood, &p.x).unwrap();
+        let out = p.nets.decoder.forward(&p.nets.encoder.mean(&p.x).unwrap()).unwrap();
+        let reference = log_lik(likelihood, &p.x, &out).mean_all().unwrap().neg().unwrap();
+        assert!((total - scalar(&reference)).abs() < tol * scalar(&reference).abs().max(1.0));
+        for (name, g) in grads(&p, &reference) {
+            let var = p.nets.varmap.data().lock().unwrap().get(&name).unwrap().clone();
+            match ours.get(&var.id()) {
+                Some(o) => {
+                    let o: Vec<f64> = o.to_dtype(DType::F64).unwrap().flatten_all().unwrap().to_vec1().unwrap();
+                    assert!(rel(&o, &g) < tol, "{name}: {}", rel(&o, &g));
+                }
+                None => assert!(g.iter().all(|v| *v == 0.0), "{name} has a gradient the step missed"),
+            }
+        }
+    }
+}

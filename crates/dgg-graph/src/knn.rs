@@ -72,15 +72,16 @@ pub enum KnnMethod {
     Hnsw(HnswParams),
 }
 
-/// Whether [`KnnMethod::Auto`] searches exactly: when `n <= 18000 (1154 + d) / (167 + d)`, about
-/// 37,000 points at 784-d and 118,000 at 10-d.
+/// Whether [`KnnMethod::Auto`] searches exactly: when `n <= 15000 (1154 + d) / (167 + d)`, about
+/// 30,000 points at 784-d and 99,000 at 10-d (the Siamese space).
 ///
 /// The bound equates two cost models fitted on the 2-core development machine: exact search costs
 /// `n^2 (3.8 + 0.023 d)` ns (the GEMM, plus a scan of every distance, which dominates at small
-/// `d`), HNSW build + search `n (473 + 0.41 d)` us. Near the crossing exact search wins: it is
-/// deterministic and has recall 1. Exact search also needs no more than 128 MB of scratch.
+/// `d`), HNSW build + search with [`HnswParams::for_k`] about `n (390 + 0.34 d)` us. Near the
+/// crossing exact search is preferred: it is deterministic and has recall 1. Its scratch memory
+/// stays near 128 MB whatever `n`.
 pub fn auto_prefers_exact(n: usize, d: usize) -> bool {
-    (n as f64) <= 18_000.0 * (1154.0 + d as f64) / (167.0 + d as f64)
+    (n as f64) <= 15_000.0 * (1154.0 + d as f64) / (167.0 + d as f64)
 }
 
 /// Searches `k` neighbours of every row of `data` (`n x d`, row-major).

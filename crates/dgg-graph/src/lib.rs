@@ -7,6 +7,7 @@ pub mod exact;
 pub mod graph_file;
 pub mod hnsw;
 pub mod knn;
+pub mod optim;
 pub mod select;
 pub mod siamese;
 pub mod siamese_train;

@@ -7,7 +7,8 @@ use crate::error::{check_matrix, GraphError, Result};
 use crate::knn::Neighbours;
 use crate::siamese::{contrastive_loss, init_vars, SiameseConfig, SiameseNet};
 use candle_core::{DType, Device, Module, Tensor};
-use candle_nn::{AdamW, Optimizer, ParamsAdamW, VarBuilder};
+use crate::optim::Adam;
+use candle_nn::{ParamsAdamW, VarBuilder};
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -71,7 +72,7 @@ pub fn train_siamese(
         weight_decay: cfg.weight_decay,
         ..Default::default()
     };
-    let mut opt = AdamW::new(vm.all_vars(), params)?;
+    let mut opt = Adam::new(vm.all_vars(), params)?;
 
     let mut order: Vec<u32> = (0..n as u32).collect();
     let batches = n.div_ceil(cfg.batch_size);

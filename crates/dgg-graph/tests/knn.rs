@@ -83,6 +83,21 @@ fn recall_counts_overlap() {
 }
 
 #[test]
+fn auto_threshold_follows_the_cost_model() {
+    use dgg_graph::auto_prefers_exact;
+    assert!(auto_prefers_exact(20_000, 784));
+    assert!(
+        !auto_prefers_exact(40_000, 784),
+        "MNIST-size raw data goes to HNSW"
+    );
+    assert!(
+        auto_prefers_exact(70_000, 10),
+        "MNIST in a 10-d embedding is searched exactly"
+    );
+    assert!(!auto_prefers_exact(200_000, 10));
+}
+
+#[test]
 fn auto_on_small_data_is_exact() {
     let (n, d, k) = (300, 5, 4);
     let x = uniform(n, d, 4);

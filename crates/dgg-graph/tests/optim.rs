@@ -2,7 +2,7 @@
 
 use candle_core::{DType, Device, Tensor, Var};
 use candle_nn::{AdamW, Optimizer, ParamsAdamW};
-use dgg_core::optim::Adam;
+use dgg_graph::optim::Adam;
 
 fn problem() -> (Var, Tensor) {
     let dev = Device::Cpu;

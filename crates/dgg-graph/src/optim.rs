@@ -1,14 +1,19 @@
-//! Adam with decoupled weight decay (the update of candle-nn's `AdamW`), fused into one pass per
+//! Adam with decoupled weight decay, shared by every training loop of the project (the engine's
+//! phases and the Siamese network) (the update of candle-nn's `AdamW`), fused into one pass per
 //! parameter on the CPU: candle's version runs about a dozen single-threaded tensor ops per
 //! parameter, which cost more than the network's GEMMs at the batch sizes DGG uses. Parameters on
 //! other devices (or in f64) take the same update as a chain of tensor ops.
 
 use crate::error::Result;
+use candle_core::TensorId;
+use std::collections::HashMap;
 use candle_core::{CpuStorage, DType, Layout, Tensor, Var};
-use crate::grad::Grads;
 use candle_nn::ParamsAdamW;
 use rayon::prelude::*;
 use std::sync::Mutex;
+
+/// Gradients by the id of the parameter tensor they belong to.
+pub type Grads = HashMap<TensorId, Tensor>;
 
 pub struct Adam {
     vars: Vec<Var>,
