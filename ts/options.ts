@@ -27,7 +27,7 @@ export const DEFAULTS = deepFreeze({
   neighbours: 20,
   weighting: 'uniform' as 'uniform' | 'gaussian',
   classifier: 'linear' as 'linear' | 'mlp',
-  init: 'kmeans' as 'spectral' | 'kmeans',
+  init: 'spectral' as 'spectral' | 'kmeans',
   epochs: { layerwise: 2, pretrain: 30, vae: 0, siamese: 10, classifier: 20, dgg: 20 },
   batchSize: 256,
   learningRates: { pretrain: 1e-3, vae: 5e-4, siamese: 5e-4, classifier: 2e-2, dgg: 2e-3 },

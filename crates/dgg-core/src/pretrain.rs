@@ -85,7 +85,7 @@ pub fn autoencoder(nets: &Networks, likelihood: Likelihood, x: &Tensor, phase: &
     vars.extend(vars_with_prefix(&nets.varmap, &["encoder."]).into_iter().filter(|v| !is_logvar(nets, v)));
     run_phase(phase, x.dim(0)?, vars, rng, ctl, history, |idx, _| {
         let xb = x.index_select(&index_tensor(idx, x.device())?, 0)?;
-        let (total, grads) = crate::step::autoencoder_step(nets, likelihood, &xb)?;
+        let (total, _, grads) = crate::step::autoencoder_step(nets, likelihood, &xb, None)?;
         Ok(StepLoss { total: Tensor::new(total, x.device())?, terms: vec![], grads: Some(grads) })
     })
 }
@@ -197,11 +197,9 @@ pub fn align(nets: &Networks, likelihood: Likelihood, x: &Tensor, labels: &[u32]
     run_phase(phase, x.dim(0)?, vars, rng, ctl, history, |idx, _| {
         let it = index_tensor(idx, x.device())?;
         let xb = x.index_select(&it, 0)?;
-        let mu = nets.encoder.mean(&xb)?;
-        let rec = recon_loss(likelihood, &nets.decoder.forward(&mu)?, &xb)?;
-        let ce = candle_nn::loss::cross_entropy(&nets.classifier.forward(&mu)?, &targets.index_select(&it, 0)?)?;
-        let ce_v = ce.to_dtype(DType::F64)?.to_scalar::<f64>()?;
-        Ok(StepLoss::autograd((rec + (ce * ALIGN_WEIGHT)?)?, vec![("cross_entropy", ce_v)]))
+        let yb = targets.index_select(&it, 0)?;
+        let (total, ce, grads) = crate::step::autoencoder_step(nets, likelihood, &xb, Some((&yb, ALIGN_WEIGHT)))?;
+        Ok(StepLoss { total: Tensor::new(total, x.device())?, terms: vec![("cross_entropy", ce)], grads: Some(grads) })
     })
 }
 

@@ -98,8 +98,10 @@ pub fn dgg_step(nets: &Networks, likelihood: Likelihood, batch: &Batch) -> Resul
 }
 
 /// One autoencoder step on the mean path (trunk, mean head, decoder) with explicit gradients:
-/// loss = -(1/P) sum_p ln p(x_p | g(mu~_p)).
-pub fn autoencoder_step(nets: &Networks, likelihood: Likelihood, x: &Tensor) -> Result<(f64, Grads)> {
+/// loss = -(1/P) sum_p ln p(x_p | g(mu~_p)), plus, when `labels` are given, `weight` times the
+/// cross-entropy of f2(mu~) against them (the `align` phase). Returns the loss, the mean
+/// cross-entropy (0 without labels) and the gradients.
+pub fn autoencoder_step(nets: &Networks, likelihood: Likelihood, x: &Tensor, labels: Option<(&Tensor, f64)>) -> Result<(f64, f64, Grads)> {
     let p = x.dim(0)?;
     let enc = &nets.encoder;
     let mut grads = Grads::new();
@@ -107,14 +109,28 @@ pub fn autoencoder_step(nets: &Networks, likelihood: Likelihood, x: &Tensor) -> 
     let mu = linear_forward(&enc.mu, &h)?;
     let (out, dec) = nets.decoder.forward_trace(&mu)?;
     let ones = Tensor::ones((p, 1), x.dtype(), x.device())?;
-    let total = -scalar(&recon_rows(likelihood, &out, x, &ones)?.mean_all()?)?;
+    let mut total = -scalar(&recon_rows(likelihood, &out, x, &ones)?.mean_all()?)?;
     let fitted = match likelihood {
         Likelihood::Bernoulli => sigmoid(&out)?,
         Likelihood::Gaussian => out,
     };
     let g_out = (fitted - x)?.affine(1.0 / p as f64, 0.0)?;
-    let g_mu = nets.decoder.backward(&dec, &g_out, &mut grads, true)?.expect("input gradient");
+    let mut g_mu = nets.decoder.backward(&dec, &g_out, &mut grads, true)?.expect("input gradient");
+    let mut ce = 0.0;
+    if let Some((labels, weight)) = labels {
+        let (logits, cls) = nets.classifier.forward_trace(&mu)?;
+        let log_p = candle_nn::ops::log_softmax(&logits, D::Minus1)?;
+        let onehot = Tensor::zeros(log_p.shape(), log_p.dtype(), log_p.device())?.scatter_add(
+            &labels.unsqueeze(1)?,
+            &Tensor::ones((p, 1), log_p.dtype(), log_p.device())?,
+            1,
+        )?;
+        ce = -scalar(&(&onehot * &log_p)?.sum(D::Minus1)?.mean_all()?)?;
+        total += weight * ce;
+        let g_logits = (log_p.exp()? - onehot)?.affine(weight / p as f64, 0.0)?;
+        g_mu = (g_mu + nets.classifier.backward(&cls, &g_logits, &mut grads, true)?.expect("input gradient"))?;
+    }
     let g_h = linear_backward(&enc.mu, &h, &g_mu, &mut grads, true)?.expect("dx");
     enc.trunk.backward(&trunk, &g_h, &mut grads, false)?;
-    Ok((total, grads))
+    Ok((total, ce, grads))
 }

@@ -238,14 +238,17 @@ fn explicit_gradients_match_autograd() {
     }
 }
 
-/// The autoencoder step's gradients against autograd of the same reconstruction loss.
+/// The autoencoder step's gradients (with the align phase's cross-entropy) against autograd.
 #[test]
 fn autoencoder_gradients_match_autograd() {
     for (dtype, likelihood, tol) in [(DType::F64, Likelihood::Bernoulli, 1e-9), (DType::F32, Likelihood::Gaussian, 1e-4)] {
         let p = problem(dtype, likelihood);
-        let (total, ours) = dgg_core::step::autoencoder_step(&p.nets, likelihood, &p.x).unwrap();
-        let out = p.nets.decoder.forward(&p.nets.encoder.mean(&p.x).unwrap()).unwrap();
-        let reference = log_lik(likelihood, &p.x, &out).mean_all().unwrap().neg().unwrap();
+        let labels = Tensor::new(&[0u32, 1, 2, 3, 0, 1, 2, 3, 0], &Device::Cpu).unwrap();
+        let (total, _, ours) = dgg_core::step::autoencoder_step(&p.nets, likelihood, &p.x, Some((&labels, 2.5))).unwrap();
+        let mu = p.nets.encoder.mean(&p.x).unwrap();
+        let out = p.nets.decoder.forward(&mu).unwrap();
+        let ce = candle_nn::loss::cross_entropy(&p.nets.classifier.forward(&mu).unwrap(), &labels).unwrap();
+        let reference = (log_lik(likelihood, &p.x, &out).mean_all().unwrap().neg().unwrap() + (ce * 2.5).unwrap()).unwrap();
         assert!((total - scalar(&reference)).abs() < tol * scalar(&reference).abs().max(1.0));
         for (name, g) in grads(&p, &reference) {
             let var = p.nets.varmap.data().lock().unwrap().get(&name).unwrap().clone();
