@@ -54,7 +54,8 @@ describe('DGG.fit', () => {
     const events: ProgressEvent[] = [];
     await new DGG(SMALL).fit(blobs(20, 6).rows, { onProgress: (e) => events.push(e) });
     const phases = new Set(events.map((e) => e.phase));
-    for (const p of ['layerwise-1', 'pretrain', 'classifier', 'dgg']) expect(phases).toContain(p);
+    // Default init is spectral: the classifier is fitted in the 'align' phase.
+    for (const p of ['layerwise-1', 'pretrain', 'align', 'dgg']) expect(phases).toContain(p);
     const last = events.filter((e) => e.phase === 'dgg').at(-1)!;
     expect(last.epoch).toBe(10);
     expect(last.batch).toBe(last.batches);

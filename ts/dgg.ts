@@ -111,8 +111,10 @@ export class DGG {
     const abort = () => token.cancel();
     signal?.addEventListener('abort', abort, { once: true });
     try {
+      // The addon validates some arguments synchronously: start it inside the promise so every
+      // failure arrives as a DggError rejection.
       const res = await rethrowNative(
-        native.fit(
+        Promise.resolve().then(() => native.fit(
           m.data,
           m.rows,
           m.cols,
@@ -120,7 +122,7 @@ export class DGG {
           opts.graph ?? null,
           opts.onProgress ? progressTracker(opts.onProgress) : null,
           token,
-        ),
+        )),
       );
       this.model = res.model;
       const k = this.options.nClusters;

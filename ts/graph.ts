@@ -24,12 +24,13 @@ export type Graph = NativeGraph;
  */
 export async function buildGraph(data: DataInput, options: FitOptions): Promise<Graph> {
   const m = toMatrix(data);
-  return rethrowNative(native.buildGraph(m.data, m.rows, m.cols, toNativeOptions(parseOptions(options))));
+  const nativeOptions = toNativeOptions(parseOptions(options));
+  return rethrowNative(Promise.resolve().then(() => native.buildGraph(m.data, m.rows, m.cols, nativeOptions)));
 }
 
 /** Writes a graph atomically (a small binary file with a checksum). */
 export async function saveGraph(graph: Graph, path: string): Promise<void> {
-  return rethrowNative(native.saveGraph(graph, path));
+  return rethrowNative(Promise.resolve().then(() => native.saveGraph(graph, path)));
 }
 
 /** Reads a graph written by {@link saveGraph}; a corrupt or foreign file is a `MODEL_FORMAT` error. */

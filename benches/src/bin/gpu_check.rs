@@ -188,7 +188,7 @@ fn networks(shape: &Shape, seed: u64, device: &Device) -> Res<Networks> {
 fn named_ids(nets: &Networks) -> Vec<(String, candle_core::TensorId)> {
     let data = nets.varmap.data().lock().expect("varmap lock");
     let mut v: Vec<(String, candle_core::TensorId)> = data.iter().map(|(k, var)| (k.clone(), var.as_tensor().id())).collect();
-    v.sort();
+    v.sort_by(|a, b| a.0.cmp(&b.0));
     v
 }
 

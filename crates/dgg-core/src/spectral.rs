@@ -4,6 +4,10 @@
 //! clustered with k-means. On data whose kNN graph is pure, this partition is far better than
 //! k-means on a freshly pretrained latent space, and DGG (whose graph term favours exactly such
 //! partitions) starts from it.
+//!
+//! The affinity is regularised, A + tau 11^T / n with tau the mean degree (Qin and Rohe, 2013): a
+//! kNN graph often falls apart into more components than clusters, and then the leading
+//! eigenvectors are arbitrary mixtures of component indicators.
 
 use crate::kmeans::kmeans;
 use dgg_graph::{Graph, ReverseGraph};
@@ -14,7 +18,16 @@ use rayon::prelude::*;
 
 /// y = D^-1/2 A D^-1/2 x for a block of `b` column vectors stored row-major (N x b), shifted as
 /// (I + S) / 2 so every eigenvalue is in [0, 1] and the wanted ones are the largest.
-fn apply(graph: &Graph, reverse: &ReverseGraph, inv_sqrt_deg: &[f32], x: &[f32], b: usize) -> Vec<f32> {
+fn apply(graph: &Graph, reverse: &ReverseGraph, inv_sqrt_deg: &[f32], tau: f32, x: &[f32], b: usize) -> Vec<f32> {
+    let n = x.len() / b;
+    // The rank-one part: tau / n * D^-1/2 1 (1^T D^-1/2 x), per column.
+    let mut col = vec![0f32; b];
+    for (i, row) in x.chunks_exact(b).enumerate() {
+        for (c, v) in col.iter_mut().zip(row) {
+            *c += inv_sqrt_deg[i] * v;
+        }
+    }
+    col.iter_mut().for_each(|c| *c *= tau / n as f32);
     let mut y = vec![0f32; x.len()];
     y.par_chunks_mut(b).enumerate().for_each(|(i, yi)| {
         let mut acc = vec![0f32; b];
@@ -30,8 +43,8 @@ fn apply(graph: &Graph, reverse: &ReverseGraph, inv_sqrt_deg: &[f32], x: &[f32],
         for e in reverse.offsets[i]..reverse.offsets[i + 1] {
             add(reverse.sources[e] as usize, reverse.weights[e]);
         }
-        for ((yv, a), xv) in yi.iter_mut().zip(&acc).zip(&x[i * b..(i + 1) * b]) {
-            *yv = 0.5 * (xv + inv_sqrt_deg[i] * a);
+        for (((yv, a), xv), c) in yi.iter_mut().zip(&acc).zip(&x[i * b..(i + 1) * b]).zip(&col) {
+            *yv = 0.5 * (xv + inv_sqrt_deg[i] * (a + c));
         }
     });
     y
@@ -62,14 +75,15 @@ pub fn spectral_embedding(graph: &Graph, dims: usize, iterations: usize, seed: u
     for (i, d) in degree.iter_mut().enumerate() {
         *d += 0.5 * reverse.weights[reverse.offsets[i]..reverse.offsets[i + 1]].iter().sum::<f32>();
     }
-    let inv_sqrt_deg: Vec<f32> = degree.iter().map(|d| 1.0 / d.max(1e-12).sqrt()).collect();
+    let tau = degree.iter().sum::<f32>() / n as f32;
+    let inv_sqrt_deg: Vec<f32> = degree.iter().map(|d| 1.0 / (d + tau).sqrt()).collect();
     // A few extra vectors speed up convergence of the wanted ones.
     let b = (dims + 5).min(n);
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let mut x: Vec<f32> = (0..n * b).map(|_| StandardNormal.sample(&mut rng)).collect();
     orthonormalise(&mut x, b);
     for _ in 0..iterations {
-        x = apply(graph, &reverse, &inv_sqrt_deg, &x, b);
+        x = apply(graph, &reverse, &inv_sqrt_deg, tau, &x, b);
         orthonormalise(&mut x, b);
     }
     x.chunks_exact(b).flat_map(|row| row[..dims].to_vec()).collect()

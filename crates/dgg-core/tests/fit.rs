@@ -44,3 +44,61 @@ fn fit_clusters_blobs_with_every_graph_source() {
         assert!(a > 0.95, "{g:?}: accuracy {a}");
     }
 }
+
+#[test]
+fn same_seed_gives_identical_labels_and_embedding() {
+    let (x, _) = common::blobs(30, 9, 3);
+    let cfg = small(GraphSource::Euclidean);
+    let a = fit(&x, 90, 9, &cfg, None, &Control::none()).unwrap();
+    let b = fit(&x, 90, 9, &cfg, None, &Control::none()).unwrap();
+    assert_eq!(a.labels, b.labels);
+    assert_eq!(a.embedding, b.embedding);
+    let c = fit(&x, 90, 9, &Config { seed: 7, ..cfg }, None, &Control::none()).unwrap();
+    assert_ne!(a.embedding, c.embedding, "a different seed must change the run");
+}
+
+#[test]
+fn a_diverging_run_stops_with_the_phase_and_epoch() {
+    let (x, _) = common::blobs(20, 6, 4);
+    let mut cfg = small(GraphSource::Euclidean);
+    cfg.lr.dgg = 1e30;
+    let err = fit(&x, 60, 6, &cfg, None, &Control::none()).err().expect("must fail");
+    assert_eq!(err.code(), "NON_FINITE", "{err}");
+    assert!(err.to_string().contains("dgg loss became non-finite at epoch"), "{err}");
+}
+
+#[test]
+fn cancellation_stops_training() {
+    let (x, _) = common::blobs(20, 6, 5);
+    let flag = std::sync::atomic::AtomicBool::new(false);
+    let steps = std::sync::atomic::AtomicUsize::new(0);
+    let report = |_: &dgg_graph::Progress| {
+        if steps.fetch_add(1, std::sync::atomic::Ordering::SeqCst) == 3 {
+            flag.store(true, std::sync::atomic::Ordering::SeqCst);
+        }
+    };
+    let ctl = Control { progress: Some(&report), cancel: Some(&flag) };
+    let err = fit(&x, 60, 6, &small(GraphSource::Euclidean), None, &ctl).err().expect("must be cancelled");
+    assert_eq!(err.code(), "CANCELLED");
+    assert_eq!(steps.load(std::sync::atomic::Ordering::SeqCst), 4, "no step may run after the flag is set");
+}
+
+#[test]
+fn a_saved_model_predicts_identically_and_bad_files_are_refused() {
+    let (x, _) = common::blobs(20, 6, 6);
+    let out = fit(&x, 60, 6, &small(GraphSource::None), None, &Control::none()).unwrap();
+    let dir = std::env::temp_dir().join(format!("dgg-model-test-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("m.dgg");
+    out.model.save(&path).unwrap();
+    let back = Model::load(&path, &candle_core::Device::Cpu).unwrap();
+    assert_eq!(back.predict_proba(&x, 60, 6).unwrap(), out.model.predict_proba(&x, 60, 6).unwrap());
+    assert_eq!(back.predict(&x, 60, 6).unwrap(), out.labels);
+    assert_eq!(back.transform(&x, 60, 6).unwrap(), out.embedding);
+    let bytes = std::fs::read(&path).unwrap();
+    std::fs::write(dir.join("short.dgg"), &bytes[..bytes.len() / 2]).unwrap();
+    assert_eq!(Model::load(&dir.join("short.dgg"), &candle_core::Device::Cpu).err().unwrap().code(), "MODEL_FORMAT");
+    let err = back.predict(&x[..10], 2, 5).err().unwrap();
+    assert_eq!(err.code(), "DIMENSION_MISMATCH");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
