@@ -128,10 +128,13 @@ if [[ "${SKIP_ADDON:-0}" != 1 ]]; then
 fi
 
 if [[ "${SKIP_GPU_CHECK:-0}" != 1 ]]; then
-  # With the same explicit --target as `napi build`, so the two builds share every compiled crate
-  # (candle-kernels' nvcc output included) in $CARGO_TARGET_DIR/$TRIPLE.
+  # Shares every compiled crate with (A), candle-kernels' nvcc output included: the same explicit
+  # --target as `napi build`, and dgg-node selected too (only gpu_check is built) so that features
+  # unify as in (A) (napi-derive turns on syn's "full": without it every crate above syn, candle
+  # included, would be a second build, ~12 more minutes).
   step_start "(B) gpu_check -> $CARGO_TARGET_DIR/$TRIPLE/release/gpu_check"
-  cargo build --release -p dgg-benches --features cuda --bin gpu_check --target "$TRIPLE"
+  cargo build --release -p dgg-benches -p dgg-node --features dgg-benches/cuda,dgg-node/cuda \
+    --bin gpu_check --target "$TRIPLE"
   ls -l "$CARGO_TARGET_DIR/$TRIPLE/release/gpu_check"
   step_end
 fi

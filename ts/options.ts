@@ -23,7 +23,7 @@ export const DEFAULTS = deepFreeze({
   hidden: [500, 500, 2000],
   likelihood: 'auto' as 'bernoulli' | 'gaussian' | 'auto',
   scale: 'auto' as 'auto' | 'none' | 'max' | 'standardize',
-  graph: 'siamese' as 'siamese' | 'euclidean' | 'none',
+  graph: 'euclidean' as 'siamese' | 'euclidean' | 'none',
   neighbours: 20,
   weighting: 'uniform' as 'uniform' | 'gaussian',
   classifier: 'linear' as 'linear' | 'mlp',

@@ -21,12 +21,16 @@ elapsed() { echo $(( $(date +%s) - START )); }
 log() { echo "[run.sh +$(elapsed)s] $*" >&2; }
 
 BIN="$HERE/gpu_check"
+# Extra gpu_check arguments, e.g. GPU_CHECK_ARGS="--device cpu --quick" for a dry run of this
+# script on a machine without a GPU (with LD_LIBRARY_PATH=.cuda/stub:.cuda/cu13/lib set).
+EXTRA="${GPU_CHECK_ARGS:-}"
 MNIST="$HERE/mnist"
 
 missing() { ldd "$BIN" 2>/dev/null | grep -c 'not found' || true; }
 LIBDIR_USED=""
 if [[ "$(missing)" != 0 ]]; then
-  candidates=(/usr/local/cuda/lib64 /usr/local/cuda/targets/x86_64-linux/lib /usr/local/cuda-13*/lib64 /usr/local/cuda-13*/targets/x86_64-linux/lib)
+  # GPU_CHECK_LIBDIRS: folders (space-separated) to try first.
+  candidates=(${GPU_CHECK_LIBDIRS:-} /usr/local/cuda/lib64 /usr/local/cuda/targets/x86_64-linux/lib /usr/local/cuda-13*/lib64 /usr/local/cuda-13*/targets/x86_64-linux/lib)
   py_nvidia=$(python3 -c 'import nvidia, os; print(os.path.dirname(nvidia.__path__[0]) + "/nvidia/cu13/lib")' 2>/dev/null || true)
   [[ -n "$py_nvidia" ]] && candidates+=("$py_nvidia")
   for dir in "${candidates[@]}"; do
@@ -45,7 +49,7 @@ nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.max.sm,compute_ca
 
 # 1. Parity and epoch times.
 log "gpu_check parity,epoch"
-timeout -s KILL 180 "$BIN" --mnist "$MNIST" --out "$OUT/gpu_check.json" --sections parity,epoch \
+timeout -s KILL 180 "$BIN" --mnist "$MNIST" --out "$OUT/gpu_check.json" --sections parity,epoch $EXTRA \
   > "$OUT/gpu_check.stdout" 2> "$OUT/gpu_check.log"
 RC1=$?
 log "gpu_check parity,epoch: exit $RC1"
@@ -67,7 +71,7 @@ BUDGET=$(( TOTAL_S - $(elapsed) - 30 ))
 (( BUDGET < 60 )) && BUDGET=60
 log "gpu_check fit (budget ${BUDGET}s)"
 timeout -s KILL $(( BUDGET + 25 )) "$BIN" --mnist "$MNIST" --out "$OUT/gpu_check_fit.json" --sections fit \
-  --fit-budget-s "$BUDGET" > "$OUT/gpu_check_fit.stdout" 2> "$OUT/gpu_check_fit.log"
+  --fit-budget-s "$BUDGET" $EXTRA > "$OUT/gpu_check_fit.stdout" 2> "$OUT/gpu_check_fit.log"
 RC3=$?
 log "gpu_check fit: exit $RC3"
 

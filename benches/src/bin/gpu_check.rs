@@ -394,8 +394,9 @@ fn epochs(args: &Args, device: &Device, x: &[f32], n: usize) -> Res<Value> {
 #[derive(Default)]
 struct FitWatch {
     last: Option<(String, usize, usize, usize, usize)>,
-    /// (phase, epoch, seconds since the start of the fit) at the end of each epoch.
-    epoch_ends: Vec<(String, usize, f64)>,
+    /// Per (phase, epoch) in order: seconds since the start of the fit at its first and last
+    /// progress record, and the number of records (batches, or chunks for "knn").
+    spans: Vec<(String, usize, f64, f64, usize)>,
 }
 
 fn fit(args: &Args, device_choice: DeviceChoice, x: &[f32], labels: &[u32], n: usize) -> Res<Value> {
@@ -426,8 +427,12 @@ fn fit(args: &Args, device_choice: DeviceChoice, x: &[f32], labels: &[u32], n: u
             cancel.store(true, Ordering::Relaxed);
         }
         let mut w = watch.lock().expect("watch lock");
-        if p.batch == p.batches && p.batches > 0 && p.phase != "knn" {
-            w.epoch_ends.push((p.phase.to_string(), p.epoch, t));
+        match w.spans.last_mut() {
+            Some(span) if span.0 == p.phase && span.1 == p.epoch => {
+                span.3 = t;
+                span.4 += 1;
+            }
+            _ => w.spans.push((p.phase.to_string(), p.epoch, t, t, 1)),
         }
         w.last = Some((p.phase.to_string(), p.epoch, p.epochs, p.batch, p.batches));
     };
@@ -435,19 +440,18 @@ fn fit(args: &Args, device_choice: DeviceChoice, x: &[f32], labels: &[u32], n: u
     let result = dgg_core::fit(&x[..n * d], n, d, &cfg, None, &ctl);
     let seconds = started.elapsed().as_secs_f64();
     let w = watch.into_inner().expect("watch lock");
-    // Seconds per epoch of each phase from the progress records (complete even when cancelled).
+    // Time spent in each phase's epochs, from the progress records (complete even when cancelled).
     let mut per_phase = serde_json::Map::new();
-    let mut prev = 0.0;
-    for (phase, _, t) in &w.epoch_ends {
-        let e = per_phase.entry(phase.clone()).or_insert_with(|| json!({"epochs": 0, "seconds": 0.0}));
+    for (phase, _, first, last, records) in &w.spans {
+        let e = per_phase.entry(phase.clone()).or_insert_with(|| json!({"epochs": 0, "seconds": 0.0, "records": 0}));
         e["epochs"] = json!(e["epochs"].as_u64().unwrap_or(0) + 1);
-        e["seconds"] = json!(e["seconds"].as_f64().unwrap_or(0.0) + (t - prev));
-        prev = *t;
+        e["seconds"] = json!(e["seconds"].as_f64().unwrap_or(0.0) + (last - first));
+        e["records"] = json!(e["records"].as_u64().unwrap_or(0) + *records as u64);
     }
     let mut report = json!({
         "n": n, "config": serde_json::to_value(&cfg)?, "budget_seconds": budget, "seconds": seconds,
         "epochs_seen": per_phase,
-        "note": "epochs_seen: time between consecutive epoch ends (the first epoch of a phase also holds whatever ran before it in the pipeline)",
+        "note": "epochs_seen: per phase, the epochs that reported progress and the seconds from the first to the last progress record of each (one batch short of the epoch's time)",
     });
     match result {
         Ok(out) => {

@@ -111,7 +111,7 @@ impl Default for Config {
             hidden: vec![500, 500, 2000],
             likelihood: None,
             scale: ScaleMode::Auto,
-            graph: GraphSource::Siamese,
+            graph: GraphSource::Euclidean,
             neighbours: 20,
             weighting: Weighting::Uniform,
             classifier: ClassifierKind::Linear,
