@@ -9,7 +9,8 @@
 # Steps:
 #   1. installs the pinned CUDA 13.0 toolchain from PyPI wheels under the git-ignored .cuda/
 #      (each wheel in its own .cuda/py/<name>; `pip --target` would skip the shared `nvidia/`
-#      folder of a second wheel, so each is installed alone and then merged into .cuda/cu13);
+#      folder of a second wheel, so each is installed alone and then merged into .cuda/cu13 by
+#      hard links);
 #   2. makes the unversioned .so links the linker needs (cudart, cublas, cublasLt, nvrtc, curand);
 #   3. generates a stub libcuda.so (SONAME libcuda.so.1) from the driver API names in cuda.h:
 #      used ONLY at link time; at run time the driver's own libcuda.so.1 is loaded;
@@ -24,10 +25,17 @@
 #   CARGO_BUILD_JOBS  passed through to cargo as usual.
 #   SKIP_ADDON=1 / SKIP_GPU_CHECK=1  build only one of the two artefacts.
 #
-# Measured on the 2-core build machine (no GPU), from an empty .cuda/ and target/cuda/:
-#   wheels ~1 min (download ~1 GB, cached by pip afterwards), links + stub < 5 s,
-#   (A) addon ~15 min (nvcc compiles candle's kernels: most of it), (B) gpu_check ~4 min after (A)
-#   (kernels shared), total ~20 min; a second run with nothing changed: ~10 s.
+# Measured on the 2-core build machine (no GPU; the cores shared with other builds), from an
+# empty .cuda/ and target/cuda/:
+#   wheels: ~1 GB download ~30 s, install 21 s (from pip's cache); links + stub: < 1 s;
+#   (A) addon: 867 s (most of it nvcc/ptxas on candle's kernels, and candle itself);
+#   (B) gpu_check after (A): ~30 s (everything shared with (A));
+#   total ~15.5 min. A second run with nothing changed: ~5 s.
+# Sizes: addon .node 61.5 MB (33 MB of it SASS for sm_90a, 12 MB PTX), gpu_check 56 MB.
+# The CPU addon (native/*.node from `npm run build`) is untouched and has no CUDA dependency; the
+# CUDA artefacts load libcuda.so.1, libcublas.so.13 (-> libcublasLt.so.13), libcurand.so.10 and
+# libcudart.so.13 dynamically (NEEDED entries, no RPATH); no nvrtc symbol is referenced (the linker
+# drops libnvrtc), but the wheel is installed for cudarc's build.
 # Requires: python3 with pip, gcc, cargo, node/npm (npx napi from the project's devDependencies).
 set -euo pipefail
 
@@ -63,17 +71,22 @@ for spec in "${WHEELS[@]}"; do
   name="${spec%%==*}"; ver="${spec##*==}"
   dir="$CUDA_DIR/py/$name"
   dist="$dir/${name//-/_}-$ver.dist-info"
+  merged="$CU13/.merged-$name-$ver"
   if [[ -d "$dist" ]]; then
     echo "    $spec: installed"
   else
     echo "    $spec: installing"
-    rm -rf "$dir"
+    rm -rf "$dir" "$merged"
     python3 -m pip install --quiet --disable-pip-version-check --no-deps --only-binary=:all: \
-      --target "$dir" "$spec"
+      --target "$dir" "$spec" 2>&1 | grep -v "Running pip as the 'root' user" || true
     [[ -d "$dist" ]] || { echo "error: $spec did not install $dist" >&2; exit 1; }
-    # cu13 wheels put their files under nvidia/cu13/{bin,include,lib,nvvm,...}; merge them.
+  fi
+  if [[ ! -e "$merged" ]]; then
+    # cu13 wheels put their files under nvidia/cu13/{bin,include,lib,nvvm,...}; merge them by hard
+    # links (no second copy of ~1.2 GB).
     [[ -d "$dir/nvidia/cu13" ]] || { echo "error: $spec has no nvidia/cu13 folder" >&2; exit 1; }
-    cp -a "$dir/nvidia/cu13/." "$CU13/"
+    cp -alf "$dir/nvidia/cu13/." "$CU13/"
+    touch "$merged"
   fi
 done
 # nvcc finds cicc/ptxas relative to itself; some wheels ship binaries without the x bit.

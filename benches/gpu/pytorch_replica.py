@@ -163,6 +163,13 @@ class Trainer:
         self.stats["std"].append(torch.mean(gmm.std.data).item())
 
 
+def tf32_setting():
+    """How torch runs float32 matmuls here (its default: full precision, no TF32)."""
+    m = torch.backends.cuda.matmul
+    value = getattr(m, "fp32_precision", None)  # torch >= 2.9
+    return str(value) if value is not None else ("tf32" if m.allow_tf32 else "ieee")
+
+
 def sync():
     torch.cuda.synchronize()
 
@@ -253,7 +260,7 @@ def main():
         "torch": torch.__version__,
         "cuda": torch.version.cuda,
         "gpu": torch.cuda.get_device_name(0),
-        "tf32_matmul": torch.backends.cuda.matmul.allow_tf32,
+        "fp32_matmul_precision": tf32_setting(),
         "n": n,
         "rows_per_step": CENTRES * N_N,
         "steps_per_epoch": math.ceil(n / CENTRES),

@@ -12,13 +12,15 @@
 //! - `epoch`: seconds per DGG training epoch over MNIST-70k (random 20-neighbour graph, the paper's
 //!   784-500-500-2000-10 network, as benches/src/bin/epoch.rs) at each batch size, the parts of one
 //!   step, and the epoch at the first batch size with TF32 on.
-//! - `fit`: `dgg_core::fit` on MNIST-70k on the device (Siamese graph, default configuration): the
-//!   time of each phase and ACC/NMI/ARI. A deadline (--fit-budget-s) cancels it if it runs long; the
+//! - `fit`: `dgg_core::fit` on MNIST-70k on the device with the default configuration (`Config::
+//!   default()`, recorded in the JSON; `--graph` picks another graph source): the time of each phase
+//!   and ACC/NMI/ARI. A deadline (--fit-budget-s) cancels it if it runs long; the
 //!   epochs finished by then are reported.
 //!
 //! Usage:
 //!   gpu_check --mnist DIR [--out FILE] [--device cuda|cpu] [--quick] [--sections parity,epoch,fit]
 //!             [--batches 1000,4096] [--timed-epochs 2] [--fit-budget-s 300] [--fit-batch 256]
+//!             [--graph siamese|euclidean|none]
 //!             [--epochs-layerwise N --epochs-pretrain N --epochs-siamese N --epochs-classifier N
 //!              --epochs-dgg N]
 //! DIR holds the four MNIST IDX files, raw or gzip'd (`train-images-idx3-ubyte[.gz]`, ...).
@@ -55,6 +57,7 @@ struct Args {
     timed_epochs: usize,
     fit_budget_s: f64,
     fit_batch: usize,
+    graph: Option<String>,
     epochs: Vec<(String, usize)>,
 }
 
@@ -87,6 +90,7 @@ fn parse_args() -> Res<Args> {
         timed_epochs: get("--timed-epochs").map(|s| s.parse()).transpose()?.unwrap_or(if quick { 1 } else { 2 }),
         fit_budget_s: get("--fit-budget-s").map(|s| s.parse()).transpose()?.unwrap_or(300.0),
         fit_batch: get("--fit-batch").map(|s| s.parse()).transpose()?.unwrap_or(256),
+        graph: get("--graph"),
         epochs,
     })
 }
@@ -406,6 +410,9 @@ fn fit(args: &Args, device_choice: DeviceChoice, x: &[f32], labels: &[u32], n: u
         cfg.hidden = vec![64, 64, 128];
         cfg.epochs = dgg_core::config::Epochs { layerwise: 1, pretrain: 2, vae: 0, siamese: 1, classifier: 2, dgg: 2 };
         cfg.neighbours = 10;
+    }
+    if let Some(g) = &args.graph {
+        cfg.graph = serde_json::from_value(json!(g)).map_err(|e| format!("--graph {g}: {e}"))?;
     }
     for (name, v) in &args.epochs {
         let e = &mut cfg.epochs;

@@ -23,7 +23,8 @@ fn open_cuda() -> std::result::Result<(Device, String), String> {
     // A missing driver makes cudarc panic rather than return an error: contain it.
     match std::panic::catch_unwind(|| Device::new_cuda(0)) {
         Ok(Ok(dev)) => Ok((dev, "cuda:0 (CUDA build, GPU found)".into())),
-        Ok(Err(e)) => Err(format!("cuda requested but no usable GPU: {e}")),
+        // candle's error text carries a backtrace: keep its first line.
+        Ok(Err(e)) => Err(format!("cuda requested but no usable GPU: {}", e.to_string().lines().next().unwrap_or(""))),
         Err(_) => Err("cuda requested but the CUDA driver could not be loaded".into()),
     }
 }
