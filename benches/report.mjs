@@ -10,7 +10,7 @@ const results = fs.existsSync(dir)
   ? fs.readdirSync(dir).filter((f) => f.endsWith('.json')).map((f) => JSON.parse(fs.readFileSync(path.join(dir, f), 'utf8')))
   : [];
 const f = (v, d = 3) => (typeof v === 'number' && Number.isFinite(v) ? v.toFixed(d) : '-');
-const provenance = (r) => `${r.machine ?? '?'}; ${r.date ?? '?'}; ${r.commit ?? '?'}; \`${r.command ?? '?'}\``;
+const provenance = (r) => `${r.machine ?? '?'}; ${r.date ?? '?'}; ${r.commit ?? '?'}; \`${r.command ?? '?'}\`${r.note ? `; ${r.note}` : ''}`;
 
 const lines = [
   '# Benchmarks',
