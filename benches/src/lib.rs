@@ -28,3 +28,20 @@ pub fn write_result(name: &str, mut value: serde_json::Value) -> serde_json::Val
     }
     value
 }
+
+/// A random `k`-neighbour graph (no self loops) with uniform weights: the cost of a training step
+/// depends on the number of neighbours, not on which they are.
+pub fn random_graph(n: usize, k: usize, rng: &mut rand_chacha::ChaCha8Rng) -> dgg_graph::Result<dgg_graph::Graph> {
+    use rand::Rng;
+    let mut indices = Vec::with_capacity(n * k);
+    for i in 0..n {
+        for _ in 0..k {
+            let mut j = rng.gen_range(0..n);
+            while j == i {
+                j = rng.gen_range(0..n);
+            }
+            indices.push(j as u32);
+        }
+    }
+    dgg_graph::Graph::from_parts(n, k, indices, vec![1.0 / k as f32; n * k])
+}

@@ -12,8 +12,8 @@ use dgg_core::step::dgg_step;
 use dgg_core::nn::{vars_with_prefix, Networks, Shape};
 use dgg_core::prior::{graph_targets, GammaTable};
 use dgg_core::train::{train_dgg, DggData, Phase};
-use dgg_graph::{Control, Graph};
-use rand::{Rng, SeedableRng};
+use dgg_graph::Control;
+use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use serde_json::json;
 use std::time::Instant;
@@ -40,17 +40,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut rng = ChaCha8Rng::seed_from_u64(1);
     let shape = Shape { input_dim: d, hidden: hidden.clone(), latent_dim: m, n_clusters: k, classifier_hidden: vec![] };
     let nets = Networks::new(&shape, &mut rng, DType::F32, &device)?;
-    let mut indices = Vec::with_capacity(n * nbrs);
-    for i in 0..n {
-        for _ in 0..nbrs {
-            let mut j = rng.gen_range(0..n);
-            while j == i {
-                j = rng.gen_range(0..n);
-            }
-            indices.push(j as u32);
-        }
-    }
-    let graph = Graph::from_parts(n, nbrs, indices, vec![1.0 / nbrs as f32; n * nbrs])?;
+    let graph = dgg_benches::random_graph(n, nbrs, &mut rng)?;
     let reverse = graph.reverse();
     let (targets, s) = graph_targets(&data.x, d, &reverse);
     let x = Tensor::from_slice(&data.x, (n, d), &device)?;

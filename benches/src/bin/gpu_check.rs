@@ -34,7 +34,7 @@ use dgg_core::nn::{vars_with_prefix, Networks, Shape};
 use dgg_core::prior::{graph_targets, prior_rows, GammaTable};
 use dgg_core::step::dgg_step;
 use dgg_core::train::{normal, train_dgg, DggData, Phase};
-use dgg_graph::{Control, Graph, Progress};
+use dgg_graph::{Control, Progress};
 use flate2::read::GzDecoder;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -138,20 +138,6 @@ fn set_tf32(on: bool) {
     candle_core::cuda::set_gemm_reduced_precision_f32(on)
 }
 
-/// A random `k`-neighbour graph with uniform weights (the cost of a step does not depend on which).
-fn random_graph(n: usize, k: usize, rng: &mut ChaCha8Rng) -> Res<Graph> {
-    let mut indices = Vec::with_capacity(n * k);
-    for i in 0..n {
-        for _ in 0..k {
-            let mut j = rng.gen_range(0..n);
-            while j == i {
-                j = rng.gen_range(0..n);
-            }
-            indices.push(j as u32);
-        }
-    }
-    Ok(Graph::from_parts(n, k, indices, vec![1.0 / k as f32; n * k])?)
-}
 
 fn to_f64(t: &Tensor) -> Res<Vec<f64>> {
     Ok(t.to_device(&Device::Cpu)?.to_dtype(DType::F64)?.flatten_all()?.to_vec1::<f64>()?)
@@ -223,7 +209,7 @@ impl Owned {
 /// (non-uniform) gamma table for the prior, on the CPU.
 fn parity_batch(x: &[f32], p: usize, k: usize, m: usize, rng: &mut ChaCha8Rng) -> Res<Owned> {
     let d = 784;
-    let graph = random_graph(p, 20.min(p - 1), rng)?;
+    let graph = dgg_benches::random_graph(p, 20.min(p - 1), rng)?;
     let reverse = graph.reverse();
     let xs = &x[..p * d];
     let (t, s) = graph_targets(xs, d, &reverse);
@@ -341,7 +327,7 @@ fn epochs(args: &Args, device: &Device, x: &[f32], n: usize) -> Res<Value> {
     let (m, k, nbrs) = (shape.latent_dim, shape.n_clusters, 20);
     let mut rng = ChaCha8Rng::seed_from_u64(1);
     let nets = Networks::new(&shape, &mut rng, DType::F32, device)?;
-    let graph = random_graph(n, nbrs, &mut rng)?;
+    let graph = dgg_benches::random_graph(n, nbrs, &mut rng)?;
     let reverse = graph.reverse();
     let (targets, s) = graph_targets(&x[..n * d], d, &reverse);
     let xt = Tensor::from_slice(&x[..n * d], (n, d), device)?;

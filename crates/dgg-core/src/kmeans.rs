@@ -101,7 +101,7 @@ pub fn kmeans(data: &[f32], n: usize, d: usize, k: usize, restarts: usize, seed:
     for _ in 0..restarts.max(1) {
         let init = seed_plus_plus(data, n, d, k, &mut rng);
         let run = lloyd(data, n, d, k, init, 300);
-        if best.as_ref().map_or(true, |b| run.inertia < b.inertia) {
+        if best.as_ref().is_none_or(|b| run.inertia < b.inertia) {
             best = Some(run);
         }
     }

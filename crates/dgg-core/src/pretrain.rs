@@ -190,6 +190,7 @@ pub fn classifier(nets: &Networks, mu: &Tensor, labels: &[u32], phase: &Phase, r
 /// the autoencoder's reconstruction, so the latent space separates those clusters and the decoder
 /// still matches it. The classifier alone (a linear layer) cannot follow a partition that the
 /// pretrained latent space does not separate linearly.
+#[allow(clippy::too_many_arguments)] // one argument per piece of a training phase, as in the other phases
 pub fn align(nets: &Networks, likelihood: Likelihood, x: &Tensor, labels: &[u32], phase: &Phase, rng: &mut ChaCha8Rng, ctl: &Control, history: &mut Vec<EpochRecord>) -> Result<()> {
     let targets = Tensor::from_slice(labels, labels.len(), x.device())?;
     let mut vars = vars_with_prefix(&nets.varmap, &["decoder.", "classifier."]);

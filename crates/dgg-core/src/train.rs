@@ -132,6 +132,7 @@ pub struct DggData<'a> {
 
 /// The DGG phase: maximise J over the encoder, decoder, classifier and mixture, updating pi in closed
 /// form (through the gamma table) after every step.
+#[allow(clippy::too_many_arguments)] // one argument per piece of a training phase
 pub fn train_dgg(
     nets: &Networks,
     likelihood: Likelihood,
