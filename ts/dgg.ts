@@ -124,6 +124,9 @@ export class DGG {
           token,
         )),
       );
+      // Progress events travel through their own queue and may still be pending when the work
+      // completes: let them run first, so the caller sees every event before the result.
+      if (opts.onProgress) await new Promise((resolve) => setTimeout(resolve, 1));
       this.model = res.model;
       const k = this.options.nClusters;
       const probabilities = matrix(res.probabilities, k);
