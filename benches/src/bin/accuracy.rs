@@ -50,6 +50,9 @@ fn main() {
             cfg.classifier = dgg_core::config::ClassifierKind::Mlp;
         }
         u("--neighbours", &mut cfg.neighbours);
+        if arg(&args, "--weighting").as_deref() == Some("gaussian") {
+            cfg.weighting = dgg_core::config::Weighting::Gaussian;
+        }
         if let Some(init) = arg(&args, "--init") {
             cfg.init = if init == "kmeans" { dgg_core::config::InitMethod::Kmeans } else { dgg_core::config::InitMethod::Spectral };
         }
@@ -119,6 +122,16 @@ fn main() {
         "bench": "accuracy", "dataset": dataset, "method": method, "seeds": seeds, "n": data.n, "d": data.d,
         "acc_mean": acc_mean, "acc_std": acc_std, "nmi_mean": stat("nmi").0, "ari_mean": stat("ari").0, "seconds": stat("seconds").0,
     });
-    let summary = dgg_benches::write_result(&format!("accuracy-{dataset}-{method}"), summary);
+    // Runs with overrides (e.g. --weighting gaussian) get their own result file.
+    let mut overrides = Vec::new();
+    let mut rest = args.iter().skip(1);
+    while let Some(flag) = rest.next() {
+        let value = rest.next().cloned().unwrap_or_default();
+        if !["--dataset", "--method", "--seeds"].contains(&flag.as_str()) {
+            overrides.push(format!("{}-{value}", flag.trim_start_matches('-')));
+        }
+    }
+    let name = std::iter::once(format!("accuracy-{dataset}-{method}")).chain(overrides).collect::<Vec<_>>().join("-");
+    let summary = dgg_benches::write_result(&name, summary);
     println!("{summary}");
 }
