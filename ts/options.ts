@@ -30,7 +30,7 @@ export const DEFAULTS = deepFreeze({
   init: 'spectral' as 'spectral' | 'kmeans',
   epochs: { layerwise: 2, pretrain: 30, vae: 0, siamese: 10, classifier: 20, dgg: 40 },
   batchSize: 256,
-  learningRates: { pretrain: 1e-3, vae: 5e-4, siamese: 5e-4, classifier: 2e-2, dgg: 2e-3 },
+  learningRates: { pretrain: 1e-3, vae: 5e-4, siamese: 5e-4, classifier: 2e-2, dgg: 5e-4 },
   weightDecay: 1e-4,
   kmeansRestarts: 10,
   seed: 42,

@@ -118,7 +118,7 @@ impl Default for Config {
             init: InitMethod::Spectral,
             epochs: Epochs { layerwise: 2, pretrain: 30, vae: 0, siamese: 10, classifier: 20, dgg: 40 },
             batch_size: 256,
-            lr: LearningRates { pretrain: 1e-3, vae: 5e-4, siamese: 5e-4, classifier: 2e-2, dgg: 2e-3 },
+            lr: LearningRates { pretrain: 1e-3, vae: 5e-4, siamese: 5e-4, classifier: 2e-2, dgg: 5e-4 },
             weight_decay: 1e-4,
             kmeans_restarts: 10,
             seed: 42,
