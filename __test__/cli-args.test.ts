@@ -50,7 +50,7 @@ describe('parseCli: fit', () => {
     const cmd = parseCli([
       'fit', 'data.csv', '--k', '5', '--labels', 'y.txt', '--no-header', '--out', 'out.csv', '--embedding', 'z.npy',
       '--proba', 'p.csv', '--model', 'm.dgg', '--device', 'cpu', '--graph', 'euclidean', '--epochs', '30', '--seed', '7',
-      '--config', 'c.json', '--json', '--quiet',
+      '--config', 'c.json', '--checkpoint', 'ck', '--json', '--quiet',
     ]);
     expect(cmd).toEqual({
       kind: 'fit',
@@ -63,6 +63,7 @@ describe('parseCli: fit', () => {
       proba: 'p.csv',
       model: 'm.dgg',
       config: 'c.json',
+      checkpoint: 'ck',
       json: true,
       quiet: true,
     });

@@ -50,6 +50,28 @@ describe('DGG.fit', () => {
     expect(Array.from(a.embedding.data)).toEqual(Array.from(b.embedding.data));
   });
 
+  it('should resume from a checkpoint folder to the same result, and refuse a foreign one', async () => {
+    const { rows } = blobs(30, 9, 4);
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'dgg-ckpt-'));
+    try {
+      const whole = await new DGG(SMALL).fit(rows);
+      const first = await new DGG(SMALL).fit(rows, { checkpointDir: dir });
+      expect(Array.from(first.embedding.data)).toEqual(Array.from(whole.embedding.data));
+      expect(fs.readdirSync(dir).sort()).toEqual(
+        ['graph.dgggraph', 'initialised.safetensors', 'pretrained.safetensors', 'run.json', 'trained.safetensors'],
+      );
+      // As if the process had died after pretraining.
+      fs.rmSync(path.join(dir, 'trained.safetensors'));
+      fs.rmSync(path.join(dir, 'initialised.safetensors'));
+      const resumed = await new DGG(SMALL).fit(rows, { checkpointDir: dir });
+      expect(Array.from(resumed.labels)).toEqual(Array.from(whole.labels));
+      expect(Array.from(resumed.embedding.data)).toEqual(Array.from(whole.embedding.data));
+      expect(await code(new DGG({ ...SMALL, seed: 5 }).fit(rows, { checkpointDir: dir }))).toBe('INVALID_OPTION');
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('should report progress with phases, losses and an ETA', async () => {
     const events: ProgressEvent[] = [];
     await new DGG(SMALL).fit(blobs(20, 6).rows, { onProgress: (e) => events.push(e) });

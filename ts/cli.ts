@@ -53,6 +53,8 @@ export interface FitCommand extends InputFlags {
   model?: string;
   /** `--config`: a JSON file of {@link FitOptions}. */
   config?: string;
+  /** `--checkpoint`: a folder for resumable training (see {@link FitCallOptions.checkpointDir}). */
+  checkpoint?: string;
   /** `--json`: one JSON object on stdout. */
   json: boolean;
   /** `--quiet`: no progress output. */
@@ -138,10 +140,12 @@ Options:
       --model FILE           save the fitted model
       --device auto|cpu|cuda compute device (default auto)
       --graph siamese|euclidean|none
-                             neighbour graph (default siamese)
+                             neighbour graph (default euclidean)
       --epochs N             epochs of the main DGG phase
       --seed N               random seed
       --config FILE          JSON file of options (flags override it)
+      --checkpoint DIR       save each training stage in DIR; rerunning the same command
+                             resumes after the last saved stage
       --json                 print one JSON object on stdout
   -q, --quiet                no progress output
   -h, --help                 show this help
@@ -211,6 +215,7 @@ const FLAGS: Record<Subcommand, Record<string, OptionSpec>> = {
     epochs: { type: 'string' },
     seed: { type: 'string' },
     config: { type: 'string' },
+    checkpoint: { type: 'string' },
     json: { type: 'boolean' },
     quiet: { type: 'boolean', short: 'q' },
   },
@@ -399,6 +404,7 @@ function parseFit(v: Record<string, string | boolean | undefined>, input: string
     proba: str(v.proba),
     model: str(v.model),
     config: str(v.config),
+    checkpoint: str(v.checkpoint),
     json: v.json === true,
     quiet: v.quiet === true,
   });
@@ -579,7 +585,7 @@ async function runFit(cmd: FitCommand, io: CliIO): Promise<number> {
   const t0 = performance.now();
   let result: Awaited<ReturnType<DGGClass['fit']>>;
   try {
-    result = await model.fit(file.matrix, { onProgress: progress.onProgress, signal: controller.signal });
+    result = await model.fit(file.matrix, { onProgress: progress.onProgress, signal: controller.signal, checkpointDir: cmd.checkpoint });
   } catch (e) {
     if (controller.signal.aborted) throw new DggError('CANCELLED', 'fit interrupted', { cause: e });
     throw e;

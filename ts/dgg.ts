@@ -20,6 +20,13 @@ export interface FitCallOptions {
   graph?: Graph;
   /** The shape of a flat Float32Array input, `[rows, cols]`. */
   shape?: [number, number];
+  /**
+   * A folder for resumable training: each stage (pretrained, graph, initialised, trained) is saved
+   * there, and a later fit with the same data, options and folder skips the stages already saved,
+   * with the same result as an uninterrupted run. A folder holding another fit is refused
+   * (`INVALID_OPTION`).
+   */
+  checkpointDir?: string;
 }
 
 /** The parameters of the Gaussian mixture in the latent space. */
@@ -122,6 +129,7 @@ export class DGG {
           opts.graph ?? null,
           opts.onProgress ? progressTracker(opts.onProgress) : null,
           token,
+          opts.checkpointDir ?? null,
         )),
       );
       // Progress events travel through their own queue and may still be pending when the work

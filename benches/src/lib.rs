@@ -45,3 +45,11 @@ pub fn random_graph(n: usize, k: usize, rng: &mut rand_chacha::ChaCha8Rng) -> dg
     }
     dgg_graph::Graph::from_parts(n, k, indices, vec![1.0 / k as f32; n * k])
 }
+
+/// The process's peak resident memory so far (VmHWM), in MiB; `None` where /proc is absent.
+pub fn peak_rss_mb() -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb / 1024.0)
+}

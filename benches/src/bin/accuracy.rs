@@ -86,7 +86,9 @@ fn main() {
                     }
                 };
                 let ctl = dgg_graph::Control { progress: Some(&report), cancel: None };
-                let out = dgg_core::fit(&data.x, data.n, data.d, &cfg, None, &ctl).unwrap_or_else(|e| {
+                // --checkpoint DIR makes long runs resumable: each seed saves its stages under DIR.
+                let ckpt = arg(&args, "--checkpoint").map(|d| std::path::PathBuf::from(d).join(format!("{dataset}-{m}-seed-{}", cfg.seed)));
+                let out = dgg_core::fit_resumable(&data.x, data.n, data.d, &cfg, None, &ctl, ckpt.as_deref()).unwrap_or_else(|e| {
                     eprintln!("error: {e}");
                     std::process::exit(1)
                 });
@@ -107,7 +109,7 @@ fn main() {
         let seconds = started.elapsed().as_secs_f64();
         let pred: Vec<i64> = pred.iter().map(|&l| l as i64).collect();
         let s = evaluate(&pred, &truth).expect("same length");
-        let run = json!({"dataset": dataset, "method": method, "seed": cfg.seed, "acc": s.acc, "nmi": s.nmi, "ari": s.ari, "seconds": seconds, "phases": timings});
+        let run = json!({"dataset": dataset, "method": method, "seed": cfg.seed, "acc": s.acc, "nmi": s.nmi, "ari": s.ari, "seconds": seconds, "phases": timings, "peak_rss_mb": dgg_benches::peak_rss_mb()});
         println!("{run}");
         runs.push(run);
     }
@@ -121,13 +123,14 @@ fn main() {
     let summary = json!({
         "bench": "accuracy", "dataset": dataset, "method": method, "seeds": seeds, "n": data.n, "d": data.d,
         "acc_mean": acc_mean, "acc_std": acc_std, "nmi_mean": stat("nmi").0, "ari_mean": stat("ari").0, "seconds": stat("seconds").0,
+        "peak_rss_mb": dgg_benches::peak_rss_mb(),
     });
     // Runs with overrides (e.g. --weighting gaussian) get their own result file.
     let mut overrides = Vec::new();
     let mut rest = args.iter().skip(1);
     while let Some(flag) = rest.next() {
         let value = rest.next().cloned().unwrap_or_default();
-        if !["--dataset", "--method", "--seeds"].contains(&flag.as_str()) {
+        if !["--dataset", "--method", "--seeds", "--checkpoint"].contains(&flag.as_str()) {
             overrides.push(format!("{}-{value}", flag.trim_start_matches('-')));
         }
     }

@@ -1,6 +1,7 @@
 //! dgg-core: the DGG deep clustering engine (Yang et al., ICCV 2019) on candle.
 //! A Gaussian-mixture VAE whose posteriors are tied to their neighbours on a similarity graph.
 
+pub mod checkpoint;
 pub mod config;
 pub mod data;
 pub mod device;
@@ -22,5 +23,5 @@ pub use config::Config;
 pub use dgg_graph::optim;
 pub use error::{DggError, Result};
 pub use model::Model;
-pub use pipeline::{fit, FitOutput};
+pub use pipeline::{fit, fit_resumable, FitOutput};
 pub use candle_core::Device;

@@ -73,11 +73,7 @@ impl Model {
         meta.insert("shape".to_string(), json(&self.shape));
         meta.insert("scaler".to_string(), json(&self.scaler));
         meta.insert("likelihood".to_string(), json(&self.likelihood));
-        let data = self.nets.varmap.data().lock().expect("varmap lock");
-        let mut named: Vec<(String, Tensor)> = data.iter().map(|(k, v)| (k.clone(), v.as_tensor().clone())).collect();
-        named.sort_by(|a, b| a.0.cmp(&b.0));
-        safetensors::serialize(named.iter().map(|(k, t)| (k.as_str(), t)), Some(meta))
-            .map_err(|e| DggError::ModelFormat { path: "<memory>".into(), reason: e.to_string() })
+        parameters_to_bytes(&self.nets, meta)
     }
 
     pub fn from_bytes(bytes: &[u8], device: &Device, origin: &str) -> Result<Model> {
@@ -98,24 +94,9 @@ impl Model {
         let shape: Shape = serde_json::from_str(&field("shape")?).map_err(|e| parse_err("shape", e))?;
         let scaler: Scaler = serde_json::from_str(&field("scaler")?).map_err(|e| parse_err("scaler", e))?;
         let likelihood: Likelihood = serde_json::from_str(&field("likelihood")?).map_err(|e| parse_err("likelihood", e))?;
-        let tensors = candle_core::safetensors::load_buffer(bytes, device).map_err(|e| bad(format!("tensor data unreadable: {e}")))?;
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(0);
         let nets = Networks::new(&shape, &mut rng, DType::F32, device)?;
-        let expected: Vec<(String, Vec<usize>)> = nets
-            .varmap
-            .data()
-            .lock()
-            .expect("varmap lock")
-            .iter()
-            .map(|(k, v)| (k.clone(), v.as_tensor().dims().to_vec()))
-            .collect();
-        for (name, dims) in expected {
-            let t = tensors.get(&name).ok_or_else(|| bad(format!("parameter '{name}' is missing")))?;
-            if t.dims() != dims.as_slice() {
-                return Err(bad(format!("parameter '{name}' has shape {:?}, expected {:?}", t.dims(), dims)));
-            }
-            nets.set(&name, t)?;
-        }
+        load_parameters(&nets, bytes, origin)?;
         Ok(Model { config, shape, scaler, likelihood, nets, device: device.clone() })
     }
 
@@ -129,7 +110,40 @@ impl Model {
     }
 }
 
-fn json<T: serde::Serialize>(v: &T) -> String {
+/// Every parameter by its `VarMap` name, in safetensors with `meta` as its metadata.
+pub(crate) fn parameters_to_bytes(nets: &Networks, meta: HashMap<String, String>) -> Result<Vec<u8>> {
+    let data = nets.varmap.data().lock().expect("varmap lock");
+    let mut named: Vec<(String, Tensor)> = data.iter().map(|(k, v)| (k.clone(), v.as_tensor().clone())).collect();
+    named.sort_by(|a, b| a.0.cmp(&b.0));
+    safetensors::serialize(named.iter().map(|(k, t)| (k.as_str(), t)), Some(meta))
+        .map_err(|e| DggError::ModelFormat { path: "<memory>".into(), reason: e.to_string() })
+}
+
+/// Sets every parameter of `nets` from a safetensors buffer, checking names and shapes.
+pub(crate) fn load_parameters(nets: &Networks, bytes: &[u8], origin: &str) -> Result<()> {
+    let bad = |reason: String| DggError::ModelFormat { path: origin.to_string(), reason };
+    let device = nets.means.device();
+    let tensors = candle_core::safetensors::load_buffer(bytes, device).map_err(|e| bad(format!("tensor data unreadable: {e}")))?;
+    let expected: Vec<(String, Vec<usize>)> =
+        nets.varmap.data().lock().expect("varmap lock").iter().map(|(k, v)| (k.clone(), v.as_tensor().dims().to_vec())).collect();
+    for (name, dims) in expected {
+        let t = tensors.get(&name).ok_or_else(|| bad(format!("parameter '{name}' is missing")))?;
+        if t.dims() != dims.as_slice() {
+            return Err(bad(format!("parameter '{name}' has shape {:?}, expected {:?}", t.dims(), dims)));
+        }
+        nets.set(&name, t)?;
+    }
+    Ok(())
+}
+
+/// The metadata of a safetensors buffer.
+pub(crate) fn read_metadata(bytes: &[u8], origin: &str) -> Result<HashMap<String, String>> {
+    let (_, header) = safetensors::SafeTensors::read_metadata(bytes)
+        .map_err(|e| DggError::ModelFormat { path: origin.to_string(), reason: format!("unreadable safetensors header: {e}") })?;
+    Ok(header.metadata().clone().unwrap_or_default())
+}
+
+pub(crate) fn json<T: serde::Serialize>(v: &T) -> String {
     serde_json::to_string(v).expect("plain data serialises")
 }
 

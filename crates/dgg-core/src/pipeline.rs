@@ -1,6 +1,7 @@
 //! `fit`: the whole pipeline from raw rows to a trained model, with the time of each phase.
 //! pretrain -> (Siamese) graph -> k-means and classifier init -> DGG.
 
+use crate::checkpoint::Checkpoints;
 use crate::config::{Config, GraphSource, InitMethod, Likelihood, Weighting};
 use crate::kmeans::kmeans;
 use crate::spectral::spectral_labels;
@@ -17,6 +18,7 @@ use dgg_graph::{knn, Control, Graph, KnnMethod, SiameseConfig};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use std::collections::HashMap;
+use std::path::Path;
 use std::time::Instant;
 
 pub struct FitOutput {
@@ -46,6 +48,12 @@ impl Clock {
 
 /// Trains a model on `data` (N x D, row-major). `graph`, when given, replaces the graph build.
 pub fn fit(data: &[f32], n: usize, d: usize, cfg: &Config, graph: Option<Graph>, ctl: &Control) -> Result<FitOutput> {
+    fit_resumable(data, n, d, cfg, graph, ctl, None)
+}
+
+/// `fit`, saving each stage into `checkpoints` (a folder) and skipping the stages already saved
+/// there by an earlier call with the same data and options (see [`crate::checkpoint`]).
+pub fn fit_resumable(data: &[f32], n: usize, d: usize, cfg: &Config, graph: Option<Graph>, ctl: &Control, checkpoints: Option<&Path>) -> Result<FitOutput> {
     cfg.validate()?;
     validate_matrix(data, n, d)?;
     cfg.validate_for(n)?;
@@ -89,42 +97,70 @@ pub fn fit(data: &[f32], n: usize, d: usize, cfg: &Config, graph: Option<Graph>,
         weight_decay: cfg.weight_decay,
     };
 
+    let ckpt = checkpoints.map(|dir| Checkpoints::open(dir, data, n, d, cfg)).transpose()?;
+    let resume = |stage: &str, rng: &mut ChaCha8Rng, history: &mut Vec<EpochRecord>| -> Result<bool> {
+        match &ckpt {
+            Some(c) => c.load_stage(stage, &nets, rng, history),
+            None => Ok(false),
+        }
+    };
+    let save = |stage: &str, rng: &ChaCha8Rng, history: &[EpochRecord]| -> Result<()> {
+        match &ckpt {
+            Some(c) => c.save_stage(stage, &nets, rng, history),
+            None => Ok(()),
+        }
+    };
+
     // 1. Pretraining.
     let e = &cfg.epochs;
-    pretrain::layerwise(&nets, likelihood, &x, &phase("layerwise", e.layerwise, cfg.lr.pretrain), &mut rng, ctl, &mut history)?;
-    pretrain::autoencoder(&nets, likelihood, &x, &phase("pretrain", e.pretrain, cfg.lr.pretrain), &mut rng, ctl, &mut history)?;
-    pretrain::vae(&nets, likelihood, &x, &phase("vae", e.vae, cfg.lr.vae), &mut rng, ctl, &mut history)?;
-    let mut mu = map_batched(&x, 8192, |b| nets.encoder.mean(b))?;
-    if e.vae == 0 {
-        mu = pretrain::normalize_latent(&nets, &mu)?;
-        pretrain::init_logvar(&nets, &mu)?;
+    if !resume("pretrained", &mut rng, &mut history)? {
+        pretrain::layerwise(&nets, likelihood, &x, &phase("layerwise", e.layerwise, cfg.lr.pretrain), &mut rng, ctl, &mut history)?;
+        pretrain::autoencoder(&nets, likelihood, &x, &phase("pretrain", e.pretrain, cfg.lr.pretrain), &mut rng, ctl, &mut history)?;
+        pretrain::vae(&nets, likelihood, &x, &phase("vae", e.vae, cfg.lr.vae), &mut rng, ctl, &mut history)?;
+        if e.vae == 0 {
+            let mu = map_batched(&x, 8192, |b| nets.encoder.mean(b))?;
+            let mu = pretrain::normalize_latent(&nets, &mu)?;
+            pretrain::init_logvar(&nets, &mu)?;
+        }
+        save("pretrained", &rng, &history)?;
     }
+    let mut mu = map_batched(&x, 8192, |b| nets.encoder.mean(b))?;
     clock.lap("pretrain");
 
     // 2. The graph.
-    let graph = match graph {
-        Some(g) => Some(g),
-        None => make_graph(&scaled, n, d, cfg, Some(&encoder_weights(&nets)), &device, ctl)?,
+    let graph = match (graph, ckpt.as_ref().map(|c| c.load_graph()).transpose()?.flatten()) {
+        (Some(g), _) | (None, Some(g)) => Some(g),
+        (None, None) => {
+            let g = make_graph(&scaled, n, d, cfg, Some(&encoder_weights(&nets)), &device, ctl)?;
+            if let (Some(c), Some(g)) = (&ckpt, &g) {
+                c.save_graph(g)?;
+            }
+            g
+        }
     };
     clock.lap("graph");
 
     // 3. Mixture and classifier from a first partition: spectral clustering of the graph, or k-means
     //    on the latent means.
-    let pseudo = match (&graph, cfg.init) {
-        (Some(g), InitMethod::Spectral) => spectral_labels(g, cfg.n_clusters, cfg.kmeans_restarts, cfg.seed.wrapping_add(2)),
-        _ => {
-            let flat = mu.flatten_all()?.to_vec1::<f32>()?;
-            kmeans(&flat, n, cfg.latent_dim, cfg.n_clusters, cfg.kmeans_restarts, cfg.seed.wrapping_add(2)).labels
+    if !resume("initialised", &mut rng, &mut history)? {
+        let pseudo = match (&graph, cfg.init) {
+            (Some(g), InitMethod::Spectral) => spectral_labels(g, cfg.n_clusters, cfg.kmeans_restarts, cfg.seed.wrapping_add(2)),
+            _ => {
+                let flat = mu.flatten_all()?.to_vec1::<f32>()?;
+                kmeans(&flat, n, cfg.latent_dim, cfg.n_clusters, cfg.kmeans_restarts, cfg.seed.wrapping_add(2)).labels
+            }
+        };
+        if graph.is_some() && cfg.init == InitMethod::Spectral {
+            pretrain::align(&nets, likelihood, &x, &pseudo, &phase("align", e.classifier, cfg.lr.pretrain), &mut rng, ctl, &mut history)?;
+            mu = map_batched(&x, 8192, |b| nets.encoder.mean(b))?;
+            pretrain::init_mixture(&nets, &mu, &pseudo)?;
+        } else {
+            pretrain::init_mixture(&nets, &mu, &pseudo)?;
+            pretrain::classifier(&nets, &mu, &pseudo, &phase("classifier", e.classifier, cfg.lr.classifier), &mut rng, ctl, &mut history)?;
         }
-    };
-    if graph.is_some() && cfg.init == InitMethod::Spectral {
-        pretrain::align(&nets, likelihood, &x, &pseudo, &phase("align", e.classifier, cfg.lr.pretrain), &mut rng, ctl, &mut history)?;
-        mu = map_batched(&x, 8192, |b| nets.encoder.mean(b))?;
-        pretrain::init_mixture(&nets, &mu, &pseudo)?;
-    } else {
-        pretrain::init_mixture(&nets, &mu, &pseudo)?;
-        pretrain::classifier(&nets, &mu, &pseudo, &phase("classifier", e.classifier, cfg.lr.classifier), &mut rng, ctl, &mut history)?;
+        save("initialised", &rng, &history)?;
     }
+    mu = map_batched(&x, 8192, |b| nets.encoder.mean(b))?;
     clock.lap("init");
 
     // 4. DGG.
@@ -137,7 +173,10 @@ pub fn fit(data: &[f32], n: usize, d: usize, cfg: &Config, graph: Option<Graph>,
     let s = Tensor::from_vec(s, (n, 1), &device)?;
     let dgg_phase = Phase { lr_step: 10, lr_gamma: 0.9, ..phase("dgg", e.dgg, cfg.lr.dgg) };
     let data = DggData { x: &x, targets: &targets, s: &s, graph: &train_graph, reverse: &reverse };
-    train_dgg(&nets, likelihood, &data, &mut gamma, &dgg_phase, &mut rng, ctl, &mut history)?;
+    if !resume("trained", &mut rng, &mut history)? {
+        train_dgg(&nets, likelihood, &data, &mut gamma, &dgg_phase, &mut rng, ctl, &mut history)?;
+        save("trained", &rng, &history)?;
+    }
     clock.lap("dgg");
 
     mu = map_batched(&x, 8192, |b| nets.encoder.mean(b))?;

@@ -85,6 +85,7 @@ pub struct NativeFitResult {
 /// Trains a model on `data` (rows x cols, row-major). `on_progress` is a weak callback: it does
 /// not keep the process alive on its own.
 #[napi(ts_return_type = "Promise<NativeFitResult>")]
+#[allow(clippy::too_many_arguments)] // each is one positional argument of the JS function
 pub fn fit(
     data: Float32Array,
     rows: u32,
@@ -93,6 +94,7 @@ pub fn fit(
     graph: Option<NativeGraph>,
     on_progress: Option<ThreadsafeFunction<NativeProgress, (), NativeProgress, Status, false, true>>,
     cancel: Option<&CancelToken>,
+    checkpoint_dir: Option<String>,
 ) -> Result<AsyncTask<Job<NativeFitResult>>> {
     let cfg = options.to_config()?;
     let graph = graph.map(|g| g.to_graph()).transpose()?;
@@ -112,7 +114,8 @@ pub fn fit(
             }
         };
         let ctl = dgg_graph::Control { progress: Some(&report), cancel: Some(&flag) };
-        let out = dgg_core::fit(&data, rows as usize, cols as usize, &cfg, graph, &ctl).map_err(to_napi)?;
+        let dir = checkpoint_dir.as_deref().map(std::path::Path::new);
+        let out = dgg_core::fit_resumable(&data, rows as usize, cols as usize, &cfg, graph, &ctl, dir).map_err(to_napi)?;
         Ok(NativeFitResult {
             labels: Int32Array::new(out.labels.iter().map(|&l| l as i32).collect()),
             probabilities: Float32Array::new(out.proba),
