@@ -1,5 +1,6 @@
 //! Shared pieces of the benchmark binaries: data sets, per-data-set defaults, result files.
 
+pub mod baselines;
 pub mod datasets;
 pub mod mnist;
 

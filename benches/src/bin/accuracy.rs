@@ -1,7 +1,8 @@
 //! `npm run bench:accuracy -- --dataset NAME --method NAME --seeds N`: clustering quality of a method
 //! on a labelled data set over several seeds. One JSON line per run, then a summary line (last).
 //! Methods: kmeans (raw data, k-means++, 10 restarts), ae-kmeans (our pretrained autoencoder + k-means),
-//! dgg-none, dgg-euclidean, dgg (Siamese graph). `--epochs-dgg`, `--epochs-pretrain` ... override.
+//! gmm (diagonal, on the raw data or PCA-50 when d > 64), spectral (our spectral initialisation
+//! alone), dgg-none, dgg-euclidean, dgg (Siamese graph). `--epochs-dgg`, `--epochs-pretrain` ... override.
 
 use dgg_benches::datasets;
 use dgg_core::config::{Config, GraphSource};
@@ -61,6 +62,12 @@ fn main() {
             "kmeans" => {
                 let scaled = dgg_core::data::Scaler::fit(cfg.scale, &data.x, data.n, data.d).apply(&data.x, data.d).into_owned();
                 (dgg_core::kmeans::kmeans(&scaled, data.n, data.d, k, 10, cfg.seed).labels, json!({}))
+            }
+            "gmm" => {
+                // Diagonal GMM on the scaled data, or on its 50 principal components when d > 64.
+                let scaled = dgg_core::data::Scaler::fit(cfg.scale, &data.x, data.n, data.d).apply(&data.x, data.d).into_owned();
+                let (x, d) = if data.d > 64 { (dgg_benches::baselines::pca(&scaled, data.n, data.d, 50), 50) } else { (scaled, data.d) };
+                (dgg_benches::baselines::gmm_diag(&x, data.n, d, k, cfg.seed), json!({}))
             }
             m => {
                 cfg.graph = match m {

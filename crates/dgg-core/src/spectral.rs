@@ -90,7 +90,7 @@ fn orthonormalise(x: &mut [f32], b: usize) {
 
 /// Eigen-decomposition of a small symmetric matrix (row-major b x b) by cyclic Jacobi rotations,
 /// in f64: (eigenvalues, eigenvectors as the columns of a row-major b x b matrix), unsorted.
-fn symmetric_eigen(mut a: Vec<f64>, b: usize) -> (Vec<f64>, Vec<f64>) {
+pub fn symmetric_eigen(mut a: Vec<f64>, b: usize) -> (Vec<f64>, Vec<f64>) {
     let mut v = vec![0f64; b * b];
     (0..b).for_each(|i| v[i * b + i] = 1.0);
     for _sweep in 0..100 {
