@@ -21,15 +21,15 @@ const lines = [
   '',
   '## Clustering quality',
   '',
-  '| data | method | seeds | ACC | NMI | ARI | seconds per run | machine; date; commit; command |',
-  '|---|---|---|---|---|---|---|---|',
+  '| data | method | seeds | ACC | NMI | ARI | seconds per run | peak MiB | machine; date; commit; command |',
+  '|---|---|---|---|---|---|---|---|---|',
 ];
 const acc = results.filter((r) => r.bench === 'accuracy').sort((a, b) => `${a.dataset}${a.method}`.localeCompare(`${b.dataset}${b.method}`));
 for (const r of acc) {
   const std = r.seeds > 1 ? ` ± ${f(r.acc_std)}` : '';
-  lines.push(`| ${r.dataset} | ${r.method} | ${r.seeds} | ${f(r.acc_mean)}${std} | ${f(r.nmi_mean)} | ${f(r.ari_mean)} | ${f(r.seconds, 1)} | ${provenance(r)} |`);
+  lines.push(`| ${r.dataset} | ${r.method} | ${r.seeds} | ${f(r.acc_mean)}${std} | ${f(r.nmi_mean)} | ${f(r.ari_mean)} | ${f(r.seconds, 1)} | ${f(r.peak_rss_mb, 0)} | ${provenance(r)} |`);
 }
-if (!acc.length) lines.push('| (no results yet) | | | | | | | |');
+if (!acc.length) lines.push('| (no results yet) | | | | | | | | |');
 
 lines.push('', '## Training speed (one DGG epoch, MNIST-70k, 784-d, 20 neighbours, D-500-500-2000-10)', '');
 for (const r of results.filter((r) => r.bench === 'epoch')) {
