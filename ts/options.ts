@@ -28,7 +28,7 @@ export const DEFAULTS = deepFreeze({
   weighting: 'uniform' as 'uniform' | 'gaussian',
   classifier: 'linear' as 'linear' | 'mlp',
   init: 'spectral' as 'spectral' | 'kmeans',
-  epochs: { layerwise: 2, pretrain: 30, vae: 0, siamese: 10, classifier: 20, dgg: 40 },
+  epochs: { layerwise: 2, pretrain: 15, vae: 0, siamese: 10, classifier: 40, dgg: 25 },
   batchSize: 256,
   learningRates: { pretrain: 1e-3, vae: 5e-4, siamese: 5e-4, classifier: 2e-2, dgg: 5e-4 },
   weightDecay: 1e-4,

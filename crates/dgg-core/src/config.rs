@@ -116,7 +116,7 @@ impl Default for Config {
             weighting: Weighting::Uniform,
             classifier: ClassifierKind::Linear,
             init: InitMethod::Spectral,
-            epochs: Epochs { layerwise: 2, pretrain: 30, vae: 0, siamese: 10, classifier: 20, dgg: 40 },
+            epochs: Epochs { layerwise: 2, pretrain: 15, vae: 0, siamese: 10, classifier: 40, dgg: 25 },
             batch_size: 256,
             lr: LearningRates { pretrain: 1e-3, vae: 5e-4, siamese: 5e-4, classifier: 2e-2, dgg: 5e-4 },
             weight_decay: 1e-4,

@@ -119,15 +119,16 @@ pub fn train_siamese(
             if !value.is_finite() {
                 return Err(GraphError::NonFiniteLoss {
                     phase: "siamese".into(),
-                    epoch,
+                    epoch: epoch + 1,
                 });
             }
             opt.backward_step(&loss)?;
+            // 1-based, as every other phase reports.
             ctl.report(&Progress {
                 phase: "siamese",
-                epoch,
+                epoch: epoch + 1,
                 epochs: cfg.epochs,
-                batch: b,
+                batch: b + 1,
                 batches,
                 losses: &[("contrastive", value)],
             });

@@ -207,7 +207,7 @@ fn init_weights_are_used_by_name() {
     )
     .unwrap_err();
     assert!(
-        matches!(&e, GraphError::NonFiniteLoss { phase, epoch: 0 } if phase == "siamese"),
+        matches!(&e, GraphError::NonFiniteLoss { phase, epoch: 1 } if phase == "siamese"),
         "{e}"
     );
 }
@@ -223,8 +223,9 @@ fn training_on_pendigits_lowers_the_loss() {
         assert_eq!(p.phase, "siamese");
         assert_eq!(p.losses[0].0, "contrastive");
         let mut v = per_epoch.lock().unwrap();
-        v[p.epoch].0 += p.losses[0].1;
-        v[p.epoch].1 += 1;
+        assert!(p.epoch >= 1 && p.batch >= 1 && p.batch <= p.batches, "1-based progress");
+        v[p.epoch - 1].0 += p.losses[0].1;
+        v[p.epoch - 1].1 += 1;
     };
     let ctl = Control {
         progress: Some(&cb),
