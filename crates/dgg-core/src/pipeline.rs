@@ -151,6 +151,10 @@ pub fn fit_resumable(data: &[f32], n: usize, d: usize, cfg: &Config, graph: Opti
             }
         };
         if graph.is_some() && cfg.init == InitMethod::Spectral {
+            // The classifier first learns what the current latent space allows (cheap: f2 alone on
+            // fixed means); align then reshapes the latent space for the rest. Started from a
+            // random f2, align's few steps on small data can leave whole clusters unlearnt.
+            pretrain::classifier(&nets, &mu, &pseudo, &phase("classifier", e.classifier, cfg.lr.classifier), &mut rng, ctl, &mut history)?;
             pretrain::align(&nets, likelihood, &x, &pseudo, &phase("align", e.classifier, cfg.lr.pretrain), &mut rng, ctl, &mut history)?;
             mu = map_batched(&x, 8192, |b| nets.encoder.mean(b))?;
             pretrain::init_mixture(&nets, &mu, &pseudo)?;
