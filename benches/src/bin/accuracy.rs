@@ -2,7 +2,8 @@
 //! on a labelled data set over several seeds. One JSON line per run, then a summary line (last).
 //! Methods: kmeans (raw data, k-means++, 10 restarts), ae-kmeans (our pretrained autoencoder + k-means),
 //! gmm (diagonal, on the raw data or PCA-50 when d > 64), spectral (our spectral initialisation
-//! alone), dgg-none, dgg-euclidean, dgg (Siamese graph). `--epochs-dgg`, `--epochs-pretrain` ... override.
+//! alone), dgg-none, dgg-euclidean, dgg-siamese, and dgg (the library's defaults: today the
+//! Euclidean graph). `--epochs-dgg`, `--epochs-pretrain` ... override.
 
 use dgg_benches::datasets;
 use dgg_core::config::{Config, GraphSource};
@@ -73,7 +74,9 @@ fn main() {
                 cfg.graph = match m {
                     "dgg-none" | "ae-kmeans" => GraphSource::None,
                     "dgg-euclidean" | "spectral" => GraphSource::Euclidean,
-                    "dgg" | "dgg-siamese" => GraphSource::Siamese,
+                    "dgg-siamese" => GraphSource::Siamese,
+                    // The library's defaults, as `npx dgg-native fit` runs them.
+                    "dgg" => Config::default().graph,
                     other => {
                         eprintln!("error: unknown method '{other}'");
                         std::process::exit(2)
