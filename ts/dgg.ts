@@ -23,8 +23,8 @@ export interface FitCallOptions {
   /**
    * A folder for resumable training: each stage (pretrained, graph, initialised, trained) is saved
    * there, and a later fit with the same data, options and folder skips the stages already saved,
-   * with the same result as an uninterrupted run. A folder holding another fit is refused
-   * (`INVALID_OPTION`).
+   * with the same result as an uninterrupted run. A folder holding another fit (other data, options
+   * or graph) is refused (`INVALID_OPTION`).
    */
   checkpointDir?: string;
 }

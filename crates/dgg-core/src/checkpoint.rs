@@ -1,6 +1,6 @@
 //! Resumable fits. A long fit (MNIST on two cores takes tens of minutes) saves its state into a
 //! folder after each stage: `pretrained`, `graph`, `initialised` and `trained`. A later fit with the
-//! same folder, data and options loads the stages that are there and runs only the rest, with the
+//! same folder, data, options and graph loads the stages that are there and runs only the rest, with the
 //! same result as an uninterrupted run (the RNG position is saved with the networks). A stage that
 //! was interrupted restarts from its beginning.
 //!
@@ -24,8 +24,8 @@ pub struct Checkpoints {
 }
 
 /// FNV-1a over 64-bit words: cheap enough for 200 MB of data, and any change of a value, of the
-/// shape or of an option changes it.
-fn fingerprint(data: &[f32], n: usize, d: usize, cfg: &Config) -> String {
+/// shape, of an option or of a caller-supplied graph changes it.
+fn fingerprint(data: &[f32], n: usize, d: usize, cfg: &Config, graph: Option<&Graph>) -> String {
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
     let mut mix = |w: u64| {
         h ^= w;
@@ -35,6 +35,11 @@ fn fingerprint(data: &[f32], n: usize, d: usize, cfg: &Config) -> String {
     mix(d as u64);
     for pair in data.chunks(2) {
         mix(pair.iter().fold(0u64, |a, v| (a << 32) | v.to_bits() as u64));
+    }
+    if let Some(g) = graph {
+        mix(g.k as u64);
+        g.indices.iter().for_each(|&i| mix(i as u64));
+        g.weights.iter().for_each(|w| mix(w.to_bits() as u64));
     }
     // The device does not change the result's meaning: a run may resume on another one.
     let options = json(&Config { device: crate::config::DeviceChoice::Auto, ..cfg.clone() });
@@ -53,11 +58,11 @@ struct RngState {
 
 impl Checkpoints {
     /// Opens (creating it if needed) a checkpoint folder for this data and these options. A folder
-    /// that holds another run is refused rather than mixed in.
-    pub fn open(dir: &Path, data: &[f32], n: usize, d: usize, cfg: &Config) -> Result<Checkpoints> {
+    /// that holds another run is refused rather than mixed in. `graph` is the caller's graph, if any.
+    pub fn open(dir: &Path, data: &[f32], n: usize, d: usize, cfg: &Config, graph: Option<&Graph>) -> Result<Checkpoints> {
         let io = |e: std::io::Error| DggError::Io { path: dir.display().to_string(), reason: e.to_string() };
         std::fs::create_dir_all(dir).map_err(io)?;
-        let fingerprint = fingerprint(data, n, d, cfg);
+        let fingerprint = fingerprint(data, n, d, cfg, graph);
         let run = dir.join("run.json");
         match std::fs::read_to_string(&run) {
             Ok(text) => {
@@ -65,7 +70,7 @@ impl Checkpoints {
                 if found["fingerprint"].as_str() != Some(&fingerprint) {
                     return Err(DggError::option(
                         "checkpointDir",
-                        format!("{} holds checkpoints of a fit with other data or options; use an empty folder", dir.display()),
+                        format!("{} holds checkpoints of a fit with other data, options or graph; use an empty folder", dir.display()),
                     ));
                 }
             }

@@ -97,7 +97,7 @@ pub fn fit_resumable(data: &[f32], n: usize, d: usize, cfg: &Config, graph: Opti
         weight_decay: cfg.weight_decay,
     };
 
-    let ckpt = checkpoints.map(|dir| Checkpoints::open(dir, data, n, d, cfg)).transpose()?;
+    let ckpt = checkpoints.map(|dir| Checkpoints::open(dir, data, n, d, cfg, graph.as_ref())).transpose()?;
     let resume = |stage: &str, rng: &mut ChaCha8Rng, history: &mut Vec<EpochRecord>| -> Result<bool> {
         match &ckpt {
             Some(c) => c.load_stage(stage, &nets, rng, history),

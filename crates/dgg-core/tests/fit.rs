@@ -128,8 +128,12 @@ fn a_fit_resumed_from_any_stage_matches_an_uninterrupted_one() {
     assert_eq!(resumed.labels, whole.labels);
     assert_eq!(resumed.history.len(), whole.history.len());
     // Another seed is another run: the folder is refused, not mixed in.
-    let other = Config { seed: 9, ..cfg };
+    let other = Config { seed: 9, ..cfg.clone() };
     let err = dgg_core::fit_resumable(&x, 90, 9, &other, None, &Control::none(), Some(&dir)).err().expect("refused");
+    assert_eq!(err.code(), "INVALID_OPTION", "{err}");
+    // So is the same fit with a graph of the caller's.
+    let supplied = resumed.graph.clone().expect("a Euclidean graph");
+    let err = dgg_core::fit_resumable(&x, 90, 9, &cfg, Some(supplied), &Control::none(), Some(&dir)).err().expect("refused");
     assert_eq!(err.code(), "INVALID_OPTION", "{err}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
