@@ -2,7 +2,7 @@
 //! mixture fitted by EM (scikit-learn's `GaussianMixture(covariance_type='diag')`: k-means
 //! initialisation, covariance floor 1e-6, tolerance 1e-3 on the mean log-likelihood).
 
-use dgg_core::spectral::symmetric_eigen;
+use dgg_core::spectral::{orthonormalise, rayleigh_ritz};
 use rayon::prelude::*;
 
 /// The data (n x d) projected on its `dims` leading principal axes: covariance in f64, then subspace
@@ -16,43 +16,22 @@ pub fn pca(x: &[f32], n: usize, d: usize, dims: usize) -> Vec<f32> {
             (0..d).map(move |b| (0..n).map(|i| (x[i * d + a] as f64 - mean[a]) * (x[i * d + b] as f64 - mean[b])).sum::<f64>() / n as f64)
         })
         .collect();
-    // Enough iterations for the leading axes; the Ritz step sorts and separates them.
+    // Subspace iteration on the covariance, then a Rayleigh-Ritz rotation sorts and separates the
+    // leading axes (the same routines as the spectral initialisation).
     let b = (dims + 10).min(d);
-    let mut q: Vec<f64> = (0..d * b).map(|i| ((i * 7919 % 1009) as f64 / 1009.0) - 0.5).collect();
+    let cov = &cov;
+    let times_cov = |q: &[f32]| -> Vec<f32> {
+        (0..d).flat_map(|r| (0..b).map(move |col| (0..d).map(|k| cov[r * d + k] * q[k * b + col] as f64).sum::<f64>() as f32)).collect()
+    };
+    let mut q: Vec<f32> = (0..d * b).map(|i| ((i * 7919 % 1009) as f32 / 1009.0) - 0.5).collect();
+    orthonormalise(&mut q, b);
     for _ in 0..60 {
-        let mut y = vec![0f64; d * b];
-        for r in 0..d {
-            for k in 0..d {
-                let c = cov[r * d + k];
-                for col in 0..b {
-                    y[r * b + col] += c * q[k * b + col];
-                }
-            }
-        }
-        gram_schmidt(&mut y, d, b);
-        q = y;
+        q = times_cov(&q);
+        orthonormalise(&mut q, b);
     }
-    // H = Q^T C Q, rotate Q into its eigenvectors.
-    let mut cq = vec![0f64; d * b];
-    for r in 0..d {
-        for k in 0..d {
-            for col in 0..b {
-                cq[r * b + col] += cov[r * d + k] * q[k * b + col];
-            }
-        }
-    }
-    let mut h = vec![0f64; b * b];
-    for r in 0..d {
-        for i in 0..b {
-            for j in 0..b {
-                h[i * b + j] += q[r * b + i] * cq[r * b + j];
-            }
-        }
-    }
-    let (values, vectors) = symmetric_eigen(h, b);
-    let mut order: Vec<usize> = (0..b).collect();
-    order.sort_by(|&i, &j| values[j].total_cmp(&values[i]));
-    let axes: Vec<Vec<f64>> = order[..dims].iter().map(|&o| (0..d).map(|r| (0..b).map(|k| q[r * b + k] * vectors[k * b + o]).sum()).collect()).collect();
+    let cq = times_cov(&q);
+    rayleigh_ritz(&mut q, &cq, b);
+    let axes: Vec<Vec<f64>> = (0..dims).map(|c| (0..d).map(|r| q[r * b + c] as f64).collect()).collect();
     (0..n)
         .into_par_iter()
         .flat_map_iter(|i| {
@@ -61,17 +40,6 @@ pub fn pca(x: &[f32], n: usize, d: usize, dims: usize) -> Vec<f32> {
             axes.iter().map(move |a| a.iter().zip(row).zip(mean).map(|((w, v), m)| w * (*v as f64 - m)).sum::<f64>() as f32).collect::<Vec<_>>()
         })
         .collect()
-}
-
-fn gram_schmidt(y: &mut [f64], d: usize, b: usize) {
-    for c in 0..b {
-        for p in 0..c {
-            let dot: f64 = (0..d).map(|r| y[r * b + c] * y[r * b + p]).sum();
-            (0..d).for_each(|r| y[r * b + c] -= dot * y[r * b + p]);
-        }
-        let norm = (0..d).map(|r| y[r * b + c].powi(2)).sum::<f64>().sqrt().max(1e-300);
-        (0..d).for_each(|r| y[r * b + c] /= norm);
-    }
 }
 
 /// Diagonal-covariance Gaussian mixture by EM from a k-means partition; returns the hard labels.

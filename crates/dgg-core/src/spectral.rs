@@ -66,7 +66,7 @@ fn apply(
 }
 
 /// Orthonormalises the b columns of x (N x b, row-major) by modified Gram-Schmidt in f64.
-fn orthonormalise(x: &mut [f32], b: usize) {
+pub fn orthonormalise(x: &mut [f32], b: usize) {
     let n = x.len() / b;
     for c in 0..b {
         for prev in 0..c {
@@ -90,7 +90,7 @@ fn orthonormalise(x: &mut [f32], b: usize) {
 
 /// Eigen-decomposition of a small symmetric matrix (row-major b x b) by cyclic Jacobi rotations,
 /// in f64: (eigenvalues, eigenvectors as the columns of a row-major b x b matrix), unsorted.
-pub fn symmetric_eigen(mut a: Vec<f64>, b: usize) -> (Vec<f64>, Vec<f64>) {
+fn symmetric_eigen(mut a: Vec<f64>, b: usize) -> (Vec<f64>, Vec<f64>) {
     let mut v = vec![0f64; b * b];
     (0..b).for_each(|i| v[i * b + i] = 1.0);
     for _sweep in 0..100 {
@@ -134,7 +134,7 @@ pub fn symmetric_eigen(mut a: Vec<f64>, b: usize) -> (Vec<f64>, Vec<f64>) {
 
 /// Rayleigh-Ritz on the orthonormal block x (N x b): rotates it into the eigenvectors of the
 /// operator restricted to its span, largest first, given y = S x. Returns the Ritz values.
-fn rayleigh_ritz(x: &mut [f32], y: &[f32], b: usize) -> Vec<f64> {
+pub fn rayleigh_ritz(x: &mut [f32], y: &[f32], b: usize) -> Vec<f64> {
     let mut h = vec![0f64; b * b];
     for (xr, yr) in x.chunks_exact(b).zip(y.chunks_exact(b)) {
         for i in 0..b {
