@@ -23,8 +23,9 @@ export interface FitCallOptions {
   /**
    * A folder for resumable training: each stage (pretrained, graph, initialised, trained) is saved
    * there, and a later fit with the same data, options and folder skips the stages already saved,
-   * with the same result as an uninterrupted run. A folder holding another fit (other data, options
-   * or graph) is refused (`INVALID_OPTION`).
+   * with the same result as an uninterrupted run. Stage files are named by a fingerprint of the
+   * data, the options their stage and earlier ones read, and a supplied graph: a fit that differs
+   * only in later options (say, DGG epochs) reuses the earlier stages; other fits never collide.
    */
   checkpointDir?: string;
 }

@@ -1,12 +1,16 @@
 //! Resumable fits. A long fit (MNIST on two cores takes tens of minutes) saves its state into a
 //! folder after each stage: `pretrained`, `graph`, `initialised` and `trained`. A later fit with the
-//! same folder, data, options and graph loads the stages that are there and runs only the rest, with the
-//! same result as an uninterrupted run (the RNG position is saved with the networks). A stage that
-//! was interrupted restarts from its beginning.
+//! same folder loads every stage that the same data, options and earlier stages produced and runs
+//! only the rest, with the same result as an uninterrupted run (the RNG position is saved with the
+//! networks). A stage that was interrupted restarts from its beginning.
 //!
-//! Files, all written atomically: `run.json` (the fingerprint of data and options),
-//! `<stage>.safetensors` (every parameter; metadata: fingerprint, RNG position, loss history) and
-//! `graph.dgggraph`.
+//! Each stage file is named by a fingerprint chained from the data (and a caller's graph) through
+//! the options that stage reads: changing only the DGG epochs reuses pretraining, graph and
+//! initialisation; changing the seed reuses nothing. Fits with other options or data add their own
+//! files beside the others, so nothing in the folder is ever overwritten with another fit's state.
+//!
+//! Files, all written atomically: `<stage>-<fingerprint>.safetensors` (every parameter; metadata:
+//! fingerprint, RNG position, loss history) and `graph-<fingerprint>.dgggraph`.
 
 use crate::config::Config;
 use crate::error::{DggError, Result};
@@ -18,35 +22,79 @@ use rand_chacha::ChaCha8Rng;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
+/// The stages in pipeline order, each with the options (JSON pointers into [`Config`]) it is the
+/// first to read. Options read by several stages belong to the earliest; every option but
+/// `device` (which never changes the result's meaning) appears once (tested).
+pub const STAGES: [(&str, &[&str]); 4] = [
+    (
+        "pretrained",
+        &[
+            "/n_clusters", "/latent_dim", "/hidden", "/likelihood", "/scale", "/classifier", "/epochs/layerwise", "/epochs/pretrain",
+            "/epochs/vae", "/batch_size", "/lr/pretrain", "/lr/vae", "/weight_decay", "/seed",
+        ],
+    ),
+    ("graph", &["/graph", "/neighbours", "/weighting", "/epochs/siamese", "/lr/siamese"]),
+    ("initialised", &["/init", "/epochs/classifier", "/lr/classifier", "/kmeans_restarts"]),
+    ("trained", &["/epochs/dgg", "/lr/dgg"]),
+];
+
 pub struct Checkpoints {
     dir: PathBuf,
-    fingerprint: String,
+    /// Stage name -> fingerprint of everything that stage's result depends on.
+    fingerprints: HashMap<&'static str, String>,
 }
 
 /// FNV-1a over 64-bit words: cheap enough for 200 MB of data, and any change of a value, of the
 /// shape, of an option or of a caller-supplied graph changes it.
-fn fingerprint(data: &[f32], n: usize, d: usize, cfg: &Config, graph: Option<&Graph>) -> String {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    let mut mix = |w: u64| {
-        h ^= w;
-        h = h.wrapping_mul(0x0000_0100_0000_01b3);
-    };
-    mix(n as u64);
-    mix(d as u64);
+struct Fnv(u64);
+
+impl Fnv {
+    fn new() -> Self {
+        Fnv(0xcbf2_9ce4_8422_2325)
+    }
+    fn mix(&mut self, w: u64) {
+        self.0 ^= w;
+        self.0 = self.0.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    fn mix_str(&mut self, s: &str) {
+        s.bytes().for_each(|b| self.mix(b as u64));
+    }
+    /// The state through a final avalanche (splitmix64's), so that a change in the last bytes
+    /// mixed in (the seed, say) changes every digit of the name, not just a few.
+    fn finish(&self) -> String {
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        format!("{:016x}", z ^ (z >> 31))
+    }
+}
+
+/// The fingerprint of every stage: the data's, then each stage's options chained onto the one
+/// before, so a stage's fingerprint changes whenever anything it depends on does.
+pub fn stage_fingerprints(data: &[f32], n: usize, d: usize, cfg: &Config, graph: Option<&Graph>) -> Vec<(&'static str, String)> {
+    let mut h = Fnv::new();
+    h.mix(n as u64);
+    h.mix(d as u64);
     for pair in data.chunks(2) {
-        mix(pair.iter().fold(0u64, |a, v| (a << 32) | v.to_bits() as u64));
+        h.mix(pair.iter().fold(0u64, |a, v| (a << 32) | v.to_bits() as u64));
     }
     if let Some(g) = graph {
-        mix(g.k as u64);
-        g.indices.iter().for_each(|&i| mix(i as u64));
-        g.weights.iter().for_each(|w| mix(w.to_bits() as u64));
+        h.mix(g.k as u64);
+        g.indices.iter().for_each(|&i| h.mix(i as u64));
+        g.weights.iter().for_each(|w| h.mix(w.to_bits() as u64));
     }
-    // The device does not change the result's meaning: a run may resume on another one.
-    let options = json(&Config { device: crate::config::DeviceChoice::Auto, ..cfg.clone() });
-    for b in options.bytes() {
-        mix(b as u64);
-    }
-    format!("{h:016x}")
+    let options = serde_json::to_value(cfg).expect("plain data serialises");
+    STAGES
+        .iter()
+        .map(|(stage, keys)| {
+            h.mix_str(stage);
+            for key in *keys {
+                h.mix_str(key);
+                h.mix_str(&options.pointer(key).expect("a Config field").to_string());
+            }
+            (*stage, h.finish())
+        })
+        .collect()
 }
 
 #[derive(serde::Serialize, serde::Deserialize)]
@@ -57,41 +105,27 @@ struct RngState {
 }
 
 impl Checkpoints {
-    /// Opens (creating it if needed) a checkpoint folder for this data and these options. A folder
-    /// that holds another run is refused rather than mixed in. `graph` is the caller's graph, if any.
+    /// Opens (creating it if needed) a checkpoint folder for this data, these options and `graph`
+    /// (the caller's graph, if any).
     pub fn open(dir: &Path, data: &[f32], n: usize, d: usize, cfg: &Config, graph: Option<&Graph>) -> Result<Checkpoints> {
-        let io = |e: std::io::Error| DggError::Io { path: dir.display().to_string(), reason: e.to_string() };
-        std::fs::create_dir_all(dir).map_err(io)?;
-        let fingerprint = fingerprint(data, n, d, cfg, graph);
-        let run = dir.join("run.json");
-        match std::fs::read_to_string(&run) {
-            Ok(text) => {
-                let found: serde_json::Value = serde_json::from_str(&text).unwrap_or_default();
-                if found["fingerprint"].as_str() != Some(&fingerprint) {
-                    return Err(DggError::option(
-                        "checkpointDir",
-                        format!("{} holds checkpoints of a fit with other data, options or graph; use an empty folder", dir.display()),
-                    ));
-                }
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                let body = serde_json::json!({ "format": "dgg-native-checkpoints", "fingerprint": fingerprint, "n": n, "d": d });
-                write_atomic(&run, body.to_string().as_bytes())?;
-            }
-            Err(e) => return Err(io(e)),
-        }
-        Ok(Checkpoints { dir: dir.to_path_buf(), fingerprint })
+        std::fs::create_dir_all(dir).map_err(|e| DggError::Io { path: dir.display().to_string(), reason: e.to_string() })?;
+        let fingerprints = stage_fingerprints(data, n, d, cfg, graph).into_iter().collect();
+        Ok(Checkpoints { dir: dir.to_path_buf(), fingerprints })
+    }
+
+    fn fingerprint(&self, stage: &str) -> &str {
+        self.fingerprints.get(stage).map(String::as_str).unwrap_or_else(|| panic!("unknown stage {stage}"))
     }
 
     fn stage_path(&self, stage: &str) -> PathBuf {
-        self.dir.join(format!("{stage}.safetensors"))
+        self.dir.join(format!("{stage}-{}.safetensors", self.fingerprint(stage)))
     }
 
     /// Saves the networks, the RNG position and the history as the end of `stage`.
     pub fn save_stage(&self, stage: &str, nets: &Networks, rng: &ChaCha8Rng, history: &[EpochRecord]) -> Result<()> {
         let state = RngState { seed: rng.get_seed().to_vec(), stream: rng.get_stream(), word_pos: rng.get_word_pos().to_string() };
         let mut meta = HashMap::new();
-        meta.insert("fingerprint".to_string(), self.fingerprint.clone());
+        meta.insert("fingerprint".to_string(), self.fingerprint(stage).to_string());
         meta.insert("rng".to_string(), json(&state));
         meta.insert("history".to_string(), json(&history));
         write_atomic(&self.stage_path(stage), &parameters_to_bytes(nets, meta)?)
@@ -108,7 +142,7 @@ impl Checkpoints {
         let origin = path.display().to_string();
         let bad = |reason: String| DggError::ModelFormat { path: origin.clone(), reason };
         let meta = read_metadata(&bytes, &origin)?;
-        if meta.get("fingerprint") != Some(&self.fingerprint) {
+        if meta.get("fingerprint").map(String::as_str) != Some(self.fingerprint(stage)) {
             return Err(bad("a checkpoint of another fit".into()));
         }
         let state: RngState = serde_json::from_str(meta.get("rng").map(String::as_str).unwrap_or(""))
@@ -125,12 +159,16 @@ impl Checkpoints {
         Ok(true)
     }
 
+    fn graph_path(&self) -> PathBuf {
+        self.dir.join(format!("graph-{}.dgggraph", self.fingerprint("graph")))
+    }
+
     pub fn save_graph(&self, graph: &Graph) -> Result<()> {
-        Ok(graph.save(self.dir.join("graph.dgggraph"))?)
+        Ok(graph.save(self.graph_path())?)
     }
 
     pub fn load_graph(&self) -> Result<Option<Graph>> {
-        let path = self.dir.join("graph.dgggraph");
+        let path = self.graph_path();
         if !path.exists() {
             return Ok(None);
         }

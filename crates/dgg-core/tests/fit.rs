@@ -106,6 +106,18 @@ fn a_saved_model_predicts_identically_and_bad_files_are_refused() {
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
+/// The stage files in a checkpoint folder, by stage name, sorted.
+fn stage_files(dir: &std::path::Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
+    names.sort();
+    names
+}
+
+fn file_of(dir: &std::path::Path, stage: &str) -> std::path::PathBuf {
+    let name = stage_files(dir).into_iter().find(|f| f.starts_with(&format!("{stage}-"))).unwrap_or_else(|| panic!("no {stage} file"));
+    dir.join(name)
+}
+
 #[test]
 fn a_fit_resumed_from_any_stage_matches_an_uninterrupted_one() {
     let (x, _) = common::blobs(30, 9, 5);
@@ -115,25 +127,55 @@ fn a_fit_resumed_from_any_stage_matches_an_uninterrupted_one() {
     let _ = std::fs::remove_dir_all(&dir);
     let first = dgg_core::fit_resumable(&x, 90, 9, &cfg, None, &Control::none(), Some(&dir)).unwrap();
     assert_eq!(first.embedding, whole.embedding, "checkpointing must not change the run");
+    assert_eq!(stage_files(&dir).len(), 4, "{:?}", stage_files(&dir));
     for stage in ["pretrained", "graph", "initialised", "trained"] {
-        let file = if stage == "graph" { "graph.dgggraph".to_string() } else { format!("{stage}.safetensors") };
-        assert!(dir.join(&file).exists(), "{file} was not written");
+        file_of(&dir, stage);
     }
-    // Drop the later stages, as if the process had died after pretraining; the resumed run must
+    // Drop the later stages, as if the process had died after the graph; the resumed run must
     // continue from the saved networks and RNG position to the same result, and keep the history.
-    std::fs::remove_file(dir.join("trained.safetensors")).unwrap();
-    std::fs::remove_file(dir.join("initialised.safetensors")).unwrap();
+    std::fs::remove_file(file_of(&dir, "trained")).unwrap();
+    std::fs::remove_file(file_of(&dir, "initialised")).unwrap();
     let resumed = dgg_core::fit_resumable(&x, 90, 9, &cfg, None, &Control::none(), Some(&dir)).unwrap();
     assert_eq!(resumed.embedding, whole.embedding);
     assert_eq!(resumed.labels, whole.labels);
     assert_eq!(resumed.history.len(), whole.history.len());
-    // Another seed is another run: the folder is refused, not mixed in.
+
+    // Other DGG epochs: the three earlier stages are reused (one new file), and the result is the
+    // one a fresh fit with those options gives.
+    let longer = Config { epochs: dgg_core::config::Epochs { dgg: cfg.epochs.dgg + 2, ..cfg.epochs.clone() }, ..cfg.clone() };
+    let fresh = fit(&x, 90, 9, &longer, None, &Control::none()).unwrap();
+    let reused = dgg_core::fit_resumable(&x, 90, 9, &longer, None, &Control::none(), Some(&dir)).unwrap();
+    assert_eq!(reused.embedding, fresh.embedding);
+    assert_eq!(stage_files(&dir).len(), 5, "only a new trained stage: {:?}", stage_files(&dir));
+    // Another seed reuses nothing, and leaves the first fit's files in place.
     let other = Config { seed: 9, ..cfg.clone() };
-    let err = dgg_core::fit_resumable(&x, 90, 9, &other, None, &Control::none(), Some(&dir)).err().expect("refused");
-    assert_eq!(err.code(), "INVALID_OPTION", "{err}");
-    // So is the same fit with a graph of the caller's.
-    let supplied = resumed.graph.clone().expect("a Euclidean graph");
-    let err = dgg_core::fit_resumable(&x, 90, 9, &cfg, Some(supplied), &Control::none(), Some(&dir)).err().expect("refused");
-    assert_eq!(err.code(), "INVALID_OPTION", "{err}");
+    let seeded = dgg_core::fit_resumable(&x, 90, 9, &other, None, &Control::none(), Some(&dir)).unwrap();
+    assert_eq!(seeded.embedding, fit(&x, 90, 9, &other, None, &Control::none()).unwrap().embedding);
+    assert_eq!(stage_files(&dir).len(), 9);
+    // A stage file that does not hold what its name says is refused, not used.
+    let name = |c: &Config| {
+        let fp = dgg_core::checkpoint::stage_fingerprints(&x, 90, 9, c, None);
+        dir.join(format!("pretrained-{}.safetensors", fp[0].1))
+    };
+    std::fs::copy(name(&other), name(&cfg)).unwrap();
+    let err = dgg_core::fit_resumable(&x, 90, 9, &cfg, None, &Control::none(), Some(&dir)).err().expect("refused");
+    assert_eq!(err.code(), "MODEL_FORMAT", "{err}");
     std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn every_option_but_the_device_belongs_to_one_checkpoint_stage() {
+    fn leaves(v: &serde_json::Value, at: String, out: &mut Vec<String>) {
+        match v {
+            serde_json::Value::Object(m) => m.iter().for_each(|(k, v)| leaves(v, format!("{at}/{k}"), out)),
+            _ => out.push(at),
+        }
+    }
+    let mut all = Vec::new();
+    leaves(&serde_json::to_value(Config::default()).unwrap(), String::new(), &mut all);
+    let mut claimed: Vec<String> = dgg_core::checkpoint::STAGES.iter().flat_map(|(_, keys)| keys.iter().map(|k| k.to_string())).collect();
+    claimed.push("/device".into());
+    all.sort();
+    claimed.sort();
+    assert_eq!(all, claimed);
 }
