@@ -107,15 +107,20 @@ fn lloyd(data: &[f32], n: usize, d: usize, k: usize, mut centres: Vec<f32>, max_
 
 /// Runs `restarts` seeded k-means++ initialisations and keeps the lowest inertia.
 pub fn kmeans(data: &[f32], n: usize, d: usize, k: usize, restarts: usize, seed: u64) -> KMeans {
+    kmeans_runs(data, n, d, k, restarts, seed)
+        .into_iter()
+        .reduce(|best, run| if run.inertia < best.inertia { run } else { best })
+        .expect("at least one restart")
+}
+
+/// Every restart's result, in order: for callers that choose among near-equal optima.
+pub fn kmeans_runs(data: &[f32], n: usize, d: usize, k: usize, restarts: usize, seed: u64) -> Vec<KMeans> {
     assert!(k >= 1 && k <= n && data.len() == n * d, "kmeans: bad shape");
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    let mut best: Option<KMeans> = None;
-    for _ in 0..restarts.max(1) {
-        let init = seed_plus_plus(data, n, d, k, &mut rng);
-        let run = lloyd(data, n, d, k, init, 300);
-        if best.as_ref().is_none_or(|b| run.inertia < b.inertia) {
-            best = Some(run);
-        }
-    }
-    best.expect("at least one restart")
+    (0..restarts.max(1))
+        .map(|_| {
+            let init = seed_plus_plus(data, n, d, k, &mut rng);
+            lloyd(data, n, d, k, init, 300)
+        })
+        .collect()
 }

@@ -179,3 +179,18 @@ fn every_option_but_the_device_belongs_to_one_checkpoint_stage() {
     claimed.sort();
     assert_eq!(all, claimed);
 }
+
+#[test]
+fn kmeans_keeps_the_lowest_of_its_restarts() {
+    let (x, _) = common::blobs(40, 4, 7);
+    let runs = dgg_core::kmeans::kmeans_runs(&x, 120, 4, 6, 8, 3);
+    assert_eq!(runs.len(), 8);
+    let best = dgg_core::kmeans::kmeans(&x, 120, 4, 6, 8, 3);
+    let lowest = runs.iter().map(|r| r.inertia).fold(f64::INFINITY, f64::min);
+    assert_eq!(best.inertia, lowest);
+    // Each run's inertia is the sum of squared distances to its own centres, in f64.
+    for r in &runs {
+        let direct: f64 = x.chunks_exact(4).zip(&r.labels).map(|(p, &l)| p.iter().zip(&r.centres[l as usize * 4..][..4]).map(|(a, b)| ((a - b) as f64).powi(2)).sum::<f64>()).sum();
+        assert!((direct - r.inertia).abs() < 1e-3 * direct.max(1.0), "{direct} vs {}", r.inertia);
+    }
+}
