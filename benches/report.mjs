@@ -26,8 +26,8 @@ const lines = [
 ];
 const acc = results.filter((r) => r.bench === 'accuracy').sort((a, b) => `${a.dataset}${a.method}`.localeCompare(`${b.dataset}${b.method}`));
 for (const r of acc) {
-  const std = r.seeds > 1 ? ` ± ${f(r.acc_std)}` : '';
-  lines.push(`| ${r.dataset} | ${r.method} | ${r.seeds} | ${f(r.acc_mean)}${std} | ${f(r.nmi_mean)} | ${f(r.ari_mean)} | ${f(r.seconds, 1)} | ${f(r.peak_rss_mb, 0)} | ${provenance(r)} |`);
+  const std = r.seeds > 1 ? ` ± ${f(r.acc_std, 4)}` : '';
+  lines.push(`| ${r.dataset} | ${r.method} | ${r.seeds} | ${f(r.acc_mean, 4)}${std} | ${f(r.nmi_mean)} | ${f(r.ari_mean)} | ${f(r.seconds, 1)} | ${f(r.peak_rss_mb, 0)} | ${provenance(r)} |`);
 }
 if (!acc.length) lines.push('| (no results yet) | | | | | | | | |');
 
