@@ -8,6 +8,8 @@
 //! the options that stage reads: changing only the DGG epochs reuses pretraining, graph and
 //! initialisation; changing the seed reuses nothing. Fits with other options or data add their own
 //! files beside the others, so nothing in the folder is ever overwritten with another fit's state.
+//! The fingerprints cover data and options, not the library's version: a stage saved by another
+//! build is reused as it is, so start a fresh folder after upgrading.
 //!
 //! Files, all written atomically: `<stage>-<fingerprint>.safetensors` (every parameter; metadata:
 //! fingerprint, RNG position, loss history) and `graph-<fingerprint>.dgggraph`.
