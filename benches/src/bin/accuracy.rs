@@ -94,7 +94,11 @@ fn main() {
                 match arg(&args, "--graph").as_deref() {
                     Some("siamese") => cfg.graph = GraphSource::Siamese,
                     Some("euclidean") => cfg.graph = GraphSource::Euclidean,
-                    _ => {}
+                    Some(other) => {
+                        eprintln!("error: --graph must be siamese or euclidean, got '{other}'");
+                        std::process::exit(2)
+                    }
+                    None => {}
                 }
                 if m == "ae-kmeans" || m == "spectral" {
                     cfg.epochs.dgg = 0;
@@ -120,7 +124,7 @@ fn main() {
                 let clustered = Instant::now();
                 let labels = if m == "spectral" {
                     // The pipeline's own call: this row is DGG's starting partition.
-                    dgg_core::spectral::spectral_labels(out.graph.as_ref().expect("graph"), k, cfg.kmeans_restarts, cfg.seed.wrapping_add(2))
+                    dgg_core::pipeline::spectral_start(out.graph.as_ref().expect("graph"), &cfg)
                 } else if m == "ae-kmeans" {
                     dgg_core::kmeans::kmeans(&out.embedding, data.n, cfg.latent_dim, k, 10, cfg.seed).labels
                 } else {

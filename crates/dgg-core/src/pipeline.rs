@@ -144,7 +144,7 @@ pub fn fit_resumable(data: &[f32], n: usize, d: usize, cfg: &Config, graph: Opti
     //    on the latent means.
     if !resume("initialised", &mut rng, &mut history)? {
         let pseudo = match (&graph, cfg.init) {
-            (Some(g), InitMethod::Spectral) => spectral_labels(g, cfg.n_clusters, cfg.kmeans_restarts, cfg.seed.wrapping_add(2)),
+            (Some(g), InitMethod::Spectral) => spectral_start(g, cfg),
             _ => {
                 let flat = mu.flatten_all()?.to_vec1::<f32>()?;
                 kmeans(&flat, n, cfg.latent_dim, cfg.n_clusters, cfg.kmeans_restarts, cfg.seed.wrapping_add(2)).labels
@@ -237,6 +237,11 @@ pub fn graph_only(data: &[f32], n: usize, d: usize, cfg: &Config, ctl: &Control)
     let (device, _) = device::select(cfg.device)?;
     let scaled = Scaler::fit(cfg.scale, data, n, d).apply(data, d).into_owned();
     Ok(make_graph(&scaled, n, d, cfg, None, &device, ctl)?.expect("a graph source other than none"))
+}
+
+/// The partition `fit` starts DGG from with `init: 'spectral'` (also the bench's spectral row).
+pub fn spectral_start(graph: &Graph, cfg: &Config) -> Vec<u32> {
+    spectral_labels(graph, cfg.n_clusters, cfg.kmeans_restarts, cfg.seed.wrapping_add(2))
 }
 
 /// gamma = softmax(f2(mu)) for every row, flattened.
