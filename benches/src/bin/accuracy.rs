@@ -19,7 +19,17 @@ fn main() {
     let args: Vec<String> = std::env::args().collect();
     let dataset = arg(&args, "--dataset").unwrap_or_else(|| "digits".into());
     let method = arg(&args, "--method").unwrap_or_else(|| "dgg".into());
-    // A --graph override names itself in the method column ("spectral" on the Siamese graph).
+    // --graph overrides the method's graph (e.g. spectral on the Siamese graph) and names itself in
+    // the method column. Checked once, before any data is loaded.
+    let graph_override = match arg(&args, "--graph").as_deref() {
+        Some("siamese") => Some(GraphSource::Siamese),
+        Some("euclidean") => Some(GraphSource::Euclidean),
+        Some(other) => {
+            eprintln!("error: --graph must be siamese or euclidean, got '{other}'");
+            std::process::exit(2)
+        }
+        None => None,
+    };
     let label = match arg(&args, "--graph") {
         Some(g) => format!("{method} ({g} graph)"),
         None => method.clone(),
@@ -90,15 +100,8 @@ fn main() {
                 if m == "spectral" {
                     cfg.graph = GraphSource::Euclidean;
                 }
-                // --graph overrides the method's graph (e.g. spectral on the Siamese graph).
-                match arg(&args, "--graph").as_deref() {
-                    Some("siamese") => cfg.graph = GraphSource::Siamese,
-                    Some("euclidean") => cfg.graph = GraphSource::Euclidean,
-                    Some(other) => {
-                        eprintln!("error: --graph must be siamese or euclidean, got '{other}'");
-                        std::process::exit(2)
-                    }
-                    None => {}
+                if let Some(g) = graph_override {
+                    cfg.graph = g;
                 }
                 if m == "ae-kmeans" || m == "spectral" {
                     cfg.epochs.dgg = 0;
