@@ -111,6 +111,9 @@ describe('parseOptions', () => {
 
   it('should list the allowed values of an enum', () => {
     expect(optionError({ nClusters: 3, device: 'gpu' }).message).toBe("device: must be one of 'auto', 'cpu', 'cuda', got 'gpu'");
+    expect(optionError({ nClusters: 3, siamesePositives: 'latent' }).message).toBe(
+      "siamesePositives: must be one of 'euclidean', 'agreed', got 'latent'",
+    );
   });
 
   it('should reject unknown options and suggest a close name', () => {
@@ -148,7 +151,7 @@ describe('toNativeOptions', () => {
     const n = toNativeOptions(parseOptions({ nClusters: 5, epochs: { dgg: 7 }, learningRates: { vae: 0.1 } }));
     expect(Object.keys(n).sort()).toEqual(
       [
-        'nClusters', 'latentDim', 'hidden', 'likelihood', 'scale', 'graph', 'neighbours', 'weighting', 'classifier', 'init',
+        'nClusters', 'latentDim', 'hidden', 'likelihood', 'scale', 'graph', 'neighbours', 'weighting', 'siamesePositives', 'classifier', 'init',
         'epochsLayerwise', 'epochsPretrain', 'epochsVae', 'epochsSiamese', 'epochsClassifier', 'epochsDgg',
         'batchSize', 'lrPretrain', 'lrVae', 'lrSiamese', 'lrClassifier', 'lrDgg', 'weightDecay', 'kmeansRestarts',
         'seed', 'device',

@@ -216,6 +216,7 @@ export class DGG {
       graph: c.graph,
       neighbours: c.neighbours,
       weighting: c.weighting,
+      siamesePositives: c.siamese_positives ?? 'euclidean',
       classifier: c.classifier,
       init: c.init,
       likelihood: c.likelihood ?? 'auto',

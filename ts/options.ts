@@ -26,6 +26,7 @@ export const DEFAULTS = deepFreeze({
   graph: 'euclidean' as 'siamese' | 'euclidean' | 'none',
   neighbours: 20,
   weighting: 'uniform' as 'uniform' | 'gaussian',
+  siamesePositives: 'euclidean' as 'euclidean' | 'agreed',
   classifier: 'linear' as 'linear' | 'mlp',
   init: 'spectral' as 'spectral' | 'kmeans',
   epochs: { layerwise: 2, pretrain: 15, vae: 0, siamese: 10, classifier: 40, dgg: 25 },
@@ -118,6 +119,12 @@ export const fitOptionsSchema = z.strictObject(
     neighbours: intIn(1, 256).default(DEFAULTS.neighbours),
     /** Graph weights w_ij: uniform, or a Gaussian kernel of the distance. */
     weighting: oneOf(['uniform', 'gaussian']).default(DEFAULTS.weighting),
+    /**
+     * The pairs the Siamese network pulls together (graph `siamese` only): the nearest neighbours
+     * in the data (the paper), or those of them that are also among the 20 nearest in the
+     * pretrained latent space (`agreed`: fewer wrong pairs).
+     */
+    siamesePositives: oneOf(['euclidean', 'agreed']).default(DEFAULTS.siamesePositives),
     /** The classifier q(c | z): one linear layer or a small MLP. */
     classifier: oneOf(['linear', 'mlp']).default(DEFAULTS.classifier),
     /**
@@ -160,6 +167,7 @@ export interface NativeOptions {
   graph: string;
   neighbours: number;
   weighting: string;
+  siamesePositives: string;
   classifier: string;
   init: string;
   epochsLayerwise: number;
@@ -317,6 +325,7 @@ export function toNativeOptions(o: ResolvedOptions): NativeOptions {
     graph: o.graph,
     neighbours: o.neighbours,
     weighting: o.weighting,
+    siamesePositives: o.siamesePositives,
     classifier: o.classifier,
     init: o.init,
     epochsLayerwise: o.epochs.layerwise,

@@ -3,7 +3,8 @@
 //! Methods: kmeans (raw data, k-means++, 10 restarts), ae-kmeans (our pretrained autoencoder + k-means),
 //! gmm (diagonal, on the raw data or PCA-50 when d > 64), spectral (our spectral initialisation
 //! alone), dgg-none, dgg-euclidean, dgg-siamese, and dgg (the library's defaults: today the
-//! Euclidean graph). `--epochs-dgg`, `--epochs-pretrain` ... override.
+//! Euclidean graph). `--epochs-dgg`, `--epochs-pretrain`, `--siamese-positives` ... override;
+//! `--first-seed` moves the first seed from 42.
 
 use dgg_benches::datasets;
 use dgg_core::config::{Config, GraphSource};
@@ -30,11 +31,25 @@ fn main() {
         }
         None => None,
     };
-    let label = match arg(&args, "--graph") {
+    let mut label = match arg(&args, "--graph") {
         Some(g) => format!("{method} ({g} graph)"),
         None => method.clone(),
     };
+    let positives = match arg(&args, "--siamese-positives").as_deref() {
+        Some("agreed") => Some(dgg_core::config::SiamesePositives::Agreed),
+        Some("euclidean") => Some(dgg_core::config::SiamesePositives::Euclidean),
+        Some(other) => {
+            eprintln!("error: --siamese-positives must be euclidean or agreed, got '{other}'");
+            std::process::exit(2)
+        }
+        None => None,
+    };
+    if let Some(p) = arg(&args, "--siamese-positives") {
+        label = format!("{label}, {p} Siamese positives");
+    }
     let seeds: u64 = arg(&args, "--seeds").and_then(|s| s.parse().ok()).unwrap_or(1);
+    // Seeds run from 42 unless --first-seed moves the start (to add seeds to a row, or rerun one).
+    let first_seed: u64 = arg(&args, "--first-seed").and_then(|s| s.parse().ok()).unwrap_or(42);
     let root = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
     let data = datasets::load(&dataset, &root).unwrap_or_else(|e| {
         eprintln!("error: {e}");
@@ -44,7 +59,7 @@ fn main() {
     let truth: Vec<i64> = data.labels.iter().map(|&l| l as i64).collect();
     let mut runs = Vec::new();
     for seed in 0..seeds {
-        let mut cfg = Config { n_clusters: k, seed: 42 + seed, ..Config::default() };
+        let mut cfg = Config { n_clusters: k, seed: first_seed + seed, ..Config::default() };
         let u = |name: &str, v: &mut usize| {
             if let Some(x) = arg(&args, name).and_then(|s| s.parse().ok()) {
                 *v = x;
@@ -67,6 +82,9 @@ fn main() {
             cfg.classifier = dgg_core::config::ClassifierKind::Mlp;
         }
         u("--neighbours", &mut cfg.neighbours);
+        if let Some(p) = positives {
+            cfg.siamese_positives = p;
+        }
         if arg(&args, "--weighting").as_deref() == Some("gaussian") {
             cfg.weighting = dgg_core::config::Weighting::Gaussian;
         }

@@ -35,10 +35,14 @@ pub const STAGES: [(&str, &[&str]); 4] = [
             "/epochs/vae", "/batch_size", "/lr/pretrain", "/lr/vae", "/weight_decay", "/seed",
         ],
     ),
-    ("graph", &["/graph", "/neighbours", "/weighting", "/epochs/siamese", "/lr/siamese"]),
+    ("graph", &["/graph", "/neighbours", "/weighting", "/siamese_positives", "/epochs/siamese", "/lr/siamese"]),
     ("initialised", &["/init", "/epochs/classifier", "/lr/classifier", "/kmeans_restarts"]),
     ("trained", &["/epochs/dgg", "/lr/dgg"]),
 ];
+
+/// Options added after checkpoint folders were first written: mixed in only when they differ from
+/// the default, so that folders written before they existed stay valid.
+const ADDED_LATER: [&str; 1] = ["/siamese_positives"];
 
 pub struct Checkpoints {
     dir: PathBuf,
@@ -86,13 +90,18 @@ pub fn stage_fingerprints(data: &[f32], n: usize, d: usize, cfg: &Config, graph:
         g.weights.iter().for_each(|w| h.mix(w.to_bits() as u64));
     }
     let options = serde_json::to_value(cfg).expect("plain data serialises");
+    let defaults = serde_json::to_value(Config::default()).expect("plain data serialises");
     STAGES
         .iter()
         .map(|(stage, keys)| {
             h.mix_str(stage);
             for key in *keys {
+                let value = options.pointer(key).expect("a Config field");
+                if ADDED_LATER.contains(key) && defaults.pointer(key) == Some(value) {
+                    continue;
+                }
                 h.mix_str(key);
-                h.mix_str(&options.pointer(key).expect("a Config field").to_string());
+                h.mix_str(&value.to_string());
             }
             (*stage, h.finish())
         })

@@ -19,6 +19,18 @@ pub enum GraphSource {
     None,
 }
 
+/// Which pairs the Siamese network learns to pull together.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SiamesePositives {
+    /// The nearest neighbours in the scaled data (the paper).
+    #[default]
+    Euclidean,
+    /// The nearest neighbours in the data that are also among the 20 nearest in the pretrained
+    /// latent space (filled up with the nearest in the data where too few are).
+    Agreed,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Weighting {
@@ -92,6 +104,9 @@ pub struct Config {
     pub graph: GraphSource,
     pub neighbours: usize,
     pub weighting: Weighting,
+    /// Absent from model files saved before it existed, hence the serde default.
+    #[serde(default)]
+    pub siamese_positives: SiamesePositives,
     pub classifier: ClassifierKind,
     pub init: InitMethod,
     pub epochs: Epochs,
@@ -114,6 +129,7 @@ impl Default for Config {
             graph: GraphSource::Euclidean,
             neighbours: 20,
             weighting: Weighting::Uniform,
+            siamese_positives: SiamesePositives::Euclidean,
             classifier: ClassifierKind::Linear,
             init: InitMethod::Spectral,
             epochs: Epochs { layerwise: 2, pretrain: 15, vae: 0, siamese: 10, classifier: 40, dgg: 25 },

@@ -2,7 +2,7 @@
 //! pretrain -> (Siamese) graph -> k-means and classifier init -> DGG.
 
 use crate::checkpoint::Checkpoints;
-use crate::config::{Config, GraphSource, InitMethod, Likelihood, Weighting};
+use crate::config::{Config, GraphSource, InitMethod, Likelihood, SiamesePositives, Weighting};
 use crate::kmeans::kmeans;
 use crate::spectral::spectral_labels;
 use crate::data::{choose_likelihood, validate_matrix, Scaler};
@@ -131,7 +131,8 @@ pub fn fit_resumable(data: &[f32], n: usize, d: usize, cfg: &Config, graph: Opti
     let graph = match (graph, ckpt.as_ref().map(|c| c.load_graph()).transpose()?.flatten()) {
         (Some(g), _) | (None, Some(g)) => Some(g),
         (None, None) => {
-            let g = make_graph(&scaled, n, d, cfg, Some(&encoder_weights(&nets)), &device, ctl)?;
+            let latent = mu.flatten_all()?.to_vec1::<f32>()?;
+            let g = make_graph(&scaled, n, d, cfg, Some((&encoder_weights(&nets), &latent)), &device, ctl)?;
             if let (Some(c), Some(g)) = (&ckpt, &g) {
                 c.save_graph(g)?;
             }
@@ -202,8 +203,9 @@ pub fn fit_resumable(data: &[f32], n: usize, d: usize, cfg: &Config, graph: Opti
 }
 
 /// The graph of `cfg.graph` on scaled data: kNN in the data (Euclidean) or in the space of a
-/// Siamese network started from `init` (the pretrained encoder) or from scratch.
-fn make_graph(scaled: &[f32], n: usize, d: usize, cfg: &Config, init: Option<&HashMap<String, Tensor>>, device: &candle_core::Device, ctl: &Control) -> Result<Option<Graph>> {
+/// Siamese network started from the pretrained encoder (`pretrained`: its weights and the latent
+/// means, N x M) or from scratch.
+fn make_graph(scaled: &[f32], n: usize, d: usize, cfg: &Config, pretrained: Option<(&HashMap<String, Tensor>, &[f32])>, device: &candle_core::Device, ctl: &Control) -> Result<Option<Graph>> {
     Ok(match cfg.graph {
         GraphSource::None => None,
         GraphSource::Euclidean => Some(build_graph(scaled, n, d, cfg)?),
@@ -218,12 +220,24 @@ fn make_graph(scaled: &[f32], n: usize, d: usize, cfg: &Config, init: Option<&Ha
                 seed: cfg.seed.wrapping_add(1),
                 ..SiameseConfig::default()
             };
-            let positives = knn(scaled, n, d, scfg.positives, &KnnMethod::Auto)?;
-            let emb = dgg_graph::train_siamese(scaled, n, d, &positives, init, &scfg, device, ctl)?;
+            let positives = match (cfg.siamese_positives, pretrained) {
+                (SiamesePositives::Agreed, Some((_, latent))) => {
+                    let depth = AGREED_DEPTH.min(n - 1);
+                    let raw = knn(scaled, n, d, depth, &KnnMethod::Auto)?;
+                    let confirm = knn(latent, n, cfg.latent_dim, depth, &KnnMethod::Auto)?;
+                    dgg_graph::agreed_neighbours(&raw, &confirm, scfg.positives.min(depth))?
+                }
+                // Without a pretrained encoder there is no latent space to agree with.
+                _ => knn(scaled, n, d, scfg.positives, &KnnMethod::Auto)?,
+            };
+            let emb = dgg_graph::train_siamese(scaled, n, d, &positives, pretrained.map(|p| p.0), &scfg, device, ctl)?;
             Some(build_graph(&emb, n, cfg.latent_dim, cfg)?)
         }
     })
 }
+
+/// How deep `SiamesePositives::Agreed` looks in both neighbour lists.
+const AGREED_DEPTH: usize = 20;
 
 /// The graph `fit` would build, without training the clustering model. A Siamese network starts
 /// from random weights here (in `fit` it starts from the pretrained encoder).

@@ -46,6 +46,9 @@ fn fit_clusters_blobs_with_every_graph_source() {
         let a = acc(&out.labels, &y);
         assert!(a > 0.95, "{g:?}: accuracy {a}");
     }
+    let agreed = Config { siamese_positives: dgg_core::config::SiamesePositives::Agreed, ..small(GraphSource::Siamese) };
+    let out = fit(&x, 120, 12, &agreed, None, &Control::none()).unwrap();
+    assert!(acc(&out.labels, &y) > 0.95, "agreed positives: accuracy {}", acc(&out.labels, &y));
 }
 
 #[test]
@@ -192,5 +195,17 @@ fn kmeans_keeps_the_lowest_of_its_restarts() {
     for r in &runs {
         let direct: f64 = x.chunks_exact(4).zip(&r.labels).map(|(p, &l)| p.iter().zip(&r.centres[l as usize * 4..][..4]).map(|(a, b)| ((a - b) as f64).powi(2)).sum::<f64>()).sum();
         assert!((direct - r.inertia).abs() < 1e-3 * direct.max(1.0), "{direct} vs {}", r.inertia);
+    }
+}
+
+#[test]
+fn siamese_positives_change_the_graph_stage_only_away_from_the_default() {
+    let x: Vec<f32> = (0..90 * 9).map(|i| (i % 7) as f32 / 7.0).collect();
+    let base = Config::default();
+    let agreed = Config { siamese_positives: dgg_core::config::SiamesePositives::Agreed, ..base.clone() };
+    let (a, b) = (dgg_core::checkpoint::stage_fingerprints(&x, 90, 9, &base, None), dgg_core::checkpoint::stage_fingerprints(&x, 90, 9, &agreed, None));
+    assert_eq!(a[0], b[0], "pretraining does not read it");
+    for s in 1..4 {
+        assert_ne!(a[s], b[s], "{} depends on the graph", a[s].0);
     }
 }

@@ -1,6 +1,6 @@
 //! Neighbour selection: nearest k, and k at random from the m nearest.
 
-use dgg_graph::{select_neighbours, GraphError, Neighbours, Selection};
+use dgg_graph::{agreed_neighbours, select_neighbours, GraphError, Neighbours, Selection};
 
 fn list(n: usize, k: usize) -> Neighbours {
     // Row i: ids i*k .. i*k+k-1 (fake), distances 0, 1, 2, ...
@@ -61,4 +61,36 @@ fn bad_sizes_are_errors() {
         "{e}"
     );
     assert!(select_neighbours(&nb, 5, Selection::RandomOfTop { m: 11 }, 0).is_err());
+}
+
+fn rows(k: usize, ids: &[&[u32]]) -> Neighbours {
+    Neighbours {
+        n: ids.len(),
+        k,
+        indices: ids.iter().flat_map(|r| r.iter().copied()).collect(),
+        distances: ids.iter().flat_map(|_| (0..k).map(|t| t as f32)).collect(),
+    }
+}
+
+#[test]
+fn agreed_takes_confirmed_neighbours_in_order_and_fills_with_the_nearest() {
+    let primary = rows(4, &[&[1, 2, 3, 4], &[0, 2, 3, 4], &[0, 1, 3, 4], &[0, 1, 2, 4], &[0, 1, 2, 3]]);
+    let confirm = rows(3, &[
+        &[4, 3, 2], // all confirmed: the first two in primary's order, 2 and 3
+        &[4, 9, 9], // one confirmed (4), filled with the nearest other (0)
+        &[9, 9, 9], // none confirmed: primary's two nearest
+        &[4, 1, 9], // 1 and 4, kept in distance order
+        &[0, 1, 2],
+    ]);
+    let a = agreed_neighbours(&primary, &confirm, 2).unwrap();
+    assert_eq!(a.k, 2);
+    assert_eq!(a.row(0), &[2, 3]);
+    assert_eq!(a.row_distances(0), &[1.0, 2.0]);
+    assert_eq!(a.row(1), &[0, 4]);
+    assert_eq!(a.row_distances(1), &[0.0, 3.0]);
+    assert_eq!(a.row(2), &[0, 1]);
+    assert_eq!(a.row(3), &[1, 4]);
+    assert_eq!(a.row(4), &[0, 1]);
+    assert!(matches!(agreed_neighbours(&primary, &confirm, 5), Err(GraphError::InvalidParameter { .. })));
+    assert!(agreed_neighbours(&primary, &rows(3, &[&[0, 0, 0]]), 2).is_err());
 }

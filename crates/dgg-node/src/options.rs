@@ -16,6 +16,7 @@ pub struct NativeOptions {
     pub graph: Option<String>,
     pub neighbours: Option<u32>,
     pub weighting: Option<String>,
+    pub siamese_positives: Option<String>,
     pub classifier: Option<String>,
     pub init: Option<String>,
     pub epochs_layerwise: Option<u32>,
@@ -62,6 +63,7 @@ impl NativeOptions {
             graph: pick("graph", &self.graph, d.graph, &[("siamese", GraphSource::Siamese), ("euclidean", GraphSource::Euclidean), ("none", GraphSource::None)])?,
             neighbours: u(self.neighbours, d.neighbours),
             weighting: pick("weighting", &self.weighting, d.weighting, &[("uniform", Weighting::Uniform), ("gaussian", Weighting::Gaussian)])?,
+            siamese_positives: pick("siamesePositives", &self.siamese_positives, d.siamese_positives, &[("euclidean", SiamesePositives::Euclidean), ("agreed", SiamesePositives::Agreed)])?,
             classifier: pick("classifier", &self.classifier, d.classifier, &[("linear", ClassifierKind::Linear), ("mlp", ClassifierKind::Mlp)])?,
             init: pick("init", &self.init, d.init, &[("kmeans", InitMethod::Kmeans), ("spectral", InitMethod::Spectral)])?,
             epochs: Epochs {
