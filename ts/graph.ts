@@ -13,7 +13,9 @@ export type Graph = NativeGraph;
 
 /**
  * Builds the graph `fit` would build with these options (`graph: 'euclidean'` or `'siamese'`; a
- * Siamese network starts from random weights here, from the pretrained encoder inside `fit`).
+ * Siamese network starts from random weights here, from the pretrained encoder inside `fit`, and
+ * without that encoder `siamesePositives: 'agreed'` has no latent space to agree with, so the
+ * data's nearest neighbours are its positives).
  *
  * @example
  * ```ts

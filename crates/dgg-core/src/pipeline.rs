@@ -240,7 +240,8 @@ fn make_graph(scaled: &[f32], n: usize, d: usize, cfg: &Config, pretrained: Opti
 const AGREED_DEPTH: usize = 20;
 
 /// The graph `fit` would build, without training the clustering model. A Siamese network starts
-/// from random weights here (in `fit` it starts from the pretrained encoder).
+/// from random weights here (in `fit` it starts from the pretrained encoder), and its positives
+/// are the data's nearest neighbours whatever `siamese_positives` says: there is no latent space.
 pub fn graph_only(data: &[f32], n: usize, d: usize, cfg: &Config, ctl: &Control) -> Result<Graph> {
     cfg.validate()?;
     validate_matrix(data, n, d)?;
