@@ -7,7 +7,7 @@ import { toLabels, toMatrix, type DataInput, type Matrix } from './data';
 import { DggError, fromNative, rethrowNative } from './errors';
 import type { Graph } from './graph';
 import { native, type NativeModel, type NativeProgress } from './native';
-import { parseOptions, toNativeOptions, type FitOptions, type ResolvedOptions } from './options';
+import { DEFAULTS, parseOptions, toNativeOptions, type FitOptions, type ResolvedOptions } from './options';
 import type { ProgressEvent } from './progress';
 
 /** What {@link DGG.fit} accepts besides the data. */
@@ -216,7 +216,7 @@ export class DGG {
       graph: c.graph,
       neighbours: c.neighbours,
       weighting: c.weighting,
-      siamesePositives: c.siamese_positives ?? 'euclidean',
+      siamesePositives: c.siamese_positives ?? DEFAULTS.siamesePositives,
       classifier: c.classifier,
       init: c.init,
       likelihood: c.likelihood ?? 'auto',

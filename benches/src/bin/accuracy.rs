@@ -36,17 +36,16 @@ fn main() {
         None => method.clone(),
     };
     let positives = match arg(&args, "--siamese-positives").as_deref() {
-        Some("agreed") => Some(dgg_core::config::SiamesePositives::Agreed),
-        Some("euclidean") => Some(dgg_core::config::SiamesePositives::Euclidean),
+        Some(p @ ("agreed" | "euclidean")) => {
+            label = format!("{label}, {p} Siamese positives");
+            Some(if p == "agreed" { dgg_core::config::SiamesePositives::Agreed } else { dgg_core::config::SiamesePositives::Euclidean })
+        }
         Some(other) => {
             eprintln!("error: --siamese-positives must be euclidean or agreed, got '{other}'");
             std::process::exit(2)
         }
         None => None,
     };
-    if let Some(p) = arg(&args, "--siamese-positives") {
-        label = format!("{label}, {p} Siamese positives");
-    }
     let seeds: u64 = arg(&args, "--seeds").and_then(|s| s.parse().ok()).unwrap_or(1);
     // Seeds run from 42 unless --first-seed moves the start (to add seeds to a row, or rerun one).
     let first_seed: u64 = arg(&args, "--first-seed").and_then(|s| s.parse().ok()).unwrap_or(42);

@@ -131,8 +131,7 @@ pub fn fit_resumable(data: &[f32], n: usize, d: usize, cfg: &Config, graph: Opti
     let graph = match (graph, ckpt.as_ref().map(|c| c.load_graph()).transpose()?.flatten()) {
         (Some(g), _) | (None, Some(g)) => Some(g),
         (None, None) => {
-            let latent = mu.flatten_all()?.to_vec1::<f32>()?;
-            let g = make_graph(&scaled, n, d, cfg, Some((&encoder_weights(&nets), &latent)), &device, ctl)?;
+            let g = make_graph(&scaled, n, d, cfg, Some((&encoder_weights(&nets), &mu)), &device, ctl)?;
             if let (Some(c), Some(g)) = (&ckpt, &g) {
                 c.save_graph(g)?;
             }
@@ -205,7 +204,7 @@ pub fn fit_resumable(data: &[f32], n: usize, d: usize, cfg: &Config, graph: Opti
 /// The graph of `cfg.graph` on scaled data: kNN in the data (Euclidean) or in the space of a
 /// Siamese network started from the pretrained encoder (`pretrained`: its weights and the latent
 /// means, N x M) or from scratch.
-fn make_graph(scaled: &[f32], n: usize, d: usize, cfg: &Config, pretrained: Option<(&HashMap<String, Tensor>, &[f32])>, device: &candle_core::Device, ctl: &Control) -> Result<Option<Graph>> {
+fn make_graph(scaled: &[f32], n: usize, d: usize, cfg: &Config, pretrained: Option<(&HashMap<String, Tensor>, &Tensor)>, device: &candle_core::Device, ctl: &Control) -> Result<Option<Graph>> {
     Ok(match cfg.graph {
         GraphSource::None => None,
         GraphSource::Euclidean => Some(build_graph(scaled, n, d, cfg)?),
@@ -224,7 +223,8 @@ fn make_graph(scaled: &[f32], n: usize, d: usize, cfg: &Config, pretrained: Opti
                 (SiamesePositives::Agreed, Some((_, latent))) => {
                     let depth = AGREED_DEPTH.min(n - 1);
                     let raw = knn(scaled, n, d, depth, &KnnMethod::Auto)?;
-                    let confirm = knn(latent, n, cfg.latent_dim, depth, &KnnMethod::Auto)?;
+                    let latent = latent.flatten_all()?.to_vec1::<f32>()?;
+                    let confirm = knn(&latent, n, cfg.latent_dim, depth, &KnnMethod::Auto)?;
                     dgg_graph::agreed_neighbours(&raw, &confirm, scfg.positives.min(depth))?
                 }
                 // Without a pretrained encoder there is no latent space to agree with.
