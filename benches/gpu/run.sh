@@ -5,7 +5,9 @@
 #   2. pytorch_replica.py, if torch imports (the public code's step in PyTorch, same machine)
 #   3. gpu_check --sections fit             (the whole pipeline on MNIST-70k, ACC/NMI), with a
 #      deadline that leaves the run inside the 8 minutes (the epochs done by then are reported)
-# and merges everything into $OUT/gpu-check.json (OUT defaults to ./out).
+# and merges everything into $OUT/gpu-check.json (OUT defaults to ./out). Each part's JSON, stdout
+# and log go to $OUT/parts.tar.gz (the device tool brings back at most 8 files), and the end of
+# each log is printed last, so that a failure can be read from the output alone.
 #
 # Libraries: the binary needs libcuda.so.1 (the driver's) and libcublas.so.13, libcublasLt.so.13,
 # libcurand.so.10, libnvrtc.so.13 (CUDA 13). LD_LIBRARY_PATH is set only if the loader cannot find
@@ -15,6 +17,7 @@ set -uo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 OUT="${OUT:-$HERE/out}"
 mkdir -p "$OUT"
+PARTS="$(mktemp -d)"
 START=$(date +%s)
 TOTAL_S="${GPU_CHECK_TOTAL_S:-450}"   # keep under 8 minutes (480 s) with a margin
 elapsed() { echo $(( $(date +%s) - START )); }
@@ -43,14 +46,14 @@ if [[ "$(missing)" != 0 ]]; then
     fi
   done
 fi
-ldd "$BIN" > "$OUT/ldd.txt" 2>&1 || true
+ldd "$BIN" > "$PARTS/ldd.txt" 2>&1 || true
 log "library folder added: ${LIBDIR_USED:-none needed}; unresolved: $(missing)"
-nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.max.sm,compute_cap --format=csv,noheader > "$OUT/nvidia-smi.txt" 2>&1 || true
+nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.max.sm,compute_cap --format=csv,noheader > "$PARTS/nvidia-smi.txt" 2>&1 || true
 
 # 1. Parity and epoch times.
 log "gpu_check parity,epoch"
-timeout -s KILL 180 "$BIN" --mnist "$MNIST" --out "$OUT/gpu_check.json" --sections parity,epoch $EXTRA \
-  > "$OUT/gpu_check.stdout" 2> "$OUT/gpu_check.log"
+timeout -s KILL 180 "$BIN" --mnist "$MNIST" --out "$PARTS/gpu_check.json" --sections parity,epoch $EXTRA \
+  > "$PARTS/gpu_check.stdout" 2> "$PARTS/gpu_check.log"
 RC1=$?
 log "gpu_check parity,epoch: exit $RC1"
 
@@ -58,8 +61,8 @@ log "gpu_check parity,epoch: exit $RC1"
 RC2=skipped
 if python3 -c 'import torch; assert torch.cuda.is_available()' 2>/dev/null; then
   log "pytorch_replica"
-  timeout -s KILL 120 python3 "$HERE/pytorch_replica.py" --mnist "$MNIST" --out "$OUT/pytorch_replica.json" \
-    > "$OUT/pytorch_replica.stdout" 2> "$OUT/pytorch_replica.log"
+  timeout -s KILL 120 python3 "$HERE/pytorch_replica.py" --mnist "$MNIST" --out "$PARTS/pytorch_replica.json" \
+    > "$PARTS/pytorch_replica.stdout" 2> "$PARTS/pytorch_replica.log"
   RC2=$?
   log "pytorch_replica: exit $RC2"
 else
@@ -70,13 +73,13 @@ fi
 BUDGET=$(( TOTAL_S - $(elapsed) - 30 ))
 (( BUDGET < 60 )) && BUDGET=60
 log "gpu_check fit (budget ${BUDGET}s)"
-timeout -s KILL $(( BUDGET + 25 )) "$BIN" --mnist "$MNIST" --out "$OUT/gpu_check_fit.json" --sections fit \
-  --fit-budget-s "$BUDGET" $EXTRA > "$OUT/gpu_check_fit.stdout" 2> "$OUT/gpu_check_fit.log"
+timeout -s KILL $(( BUDGET + 25 )) "$BIN" --mnist "$MNIST" --out "$PARTS/gpu_check_fit.json" --sections fit \
+  --fit-budget-s "$BUDGET" $EXTRA > "$PARTS/gpu_check_fit.stdout" 2> "$PARTS/gpu_check_fit.log"
 RC3=$?
 log "gpu_check fit: exit $RC3"
 
 # Merge.
-python3 - "$OUT" "$RC1" "$RC2" "$RC3" "${LIBDIR_USED:-}" "$(elapsed)" <<'EOF'
+python3 - "$PARTS" "$RC1" "$RC2" "$RC3" "${LIBDIR_USED:-}" "$(elapsed)" <<'EOF'
 import json, os, sys
 out, rc1, rc2, rc3, libdir, secs = sys.argv[1:]
 def load(name):
@@ -111,5 +114,11 @@ print(json.dumps({"parity_pass": check.get("parity", {}).get("pass"),
                   "replica_s_per_epoch": (merged["pytorch_replica"] or {}).get("gpu_data", {}).get("seconds_per_epoch"),
                   "fit": {k: merged["fit"].get(k) for k in ("completed", "acc", "nmi", "seconds", "phase_seconds")}}))
 EOF
-log "done: $OUT/gpu-check.json"
+cp "$PARTS/gpu-check.json" "$OUT/" 2>/dev/null || true
+tar -czf "$OUT/parts.tar.gz" -C "$PARTS" .
+for f in "$PARTS"/*.log; do
+  echo "---- $(basename "$f") (last 25 lines)" >&2
+  tail -n 25 "$f" >&2
+done
+log "done: $OUT/gpu-check.json, $OUT/parts.tar.gz"
 [[ "$RC1" == 0 && "$RC3" == 0 ]]

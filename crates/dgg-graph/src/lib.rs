@@ -8,6 +8,8 @@ pub mod graph_file;
 pub mod hnsw;
 pub mod knn;
 pub mod optim;
+#[cfg(feature = "cuda")]
+mod adamw_cuda;
 pub mod select;
 pub mod siamese;
 pub mod siamese_train;

@@ -1,8 +1,9 @@
 //! Adam with decoupled weight decay, shared by every training loop of the project (the engine's
 //! phases and the Siamese network) (the update of candle-nn's `AdamW`), fused into one pass per
 //! parameter on the CPU: candle's version runs about a dozen single-threaded tensor ops per
-//! parameter, which cost more than the network's GEMMs at the batch sizes DGG uses. Parameters on
-//! other devices (or in f64) take the same update as a chain of tensor ops.
+//! parameter, which cost more than the network's GEMMs at the batch sizes DGG uses. On CUDA (f32)
+//! the same update is one kernel per parameter (adamw_cuda.rs); f64 parameters take it as a chain
+//! of tensor ops.
 
 use crate::error::Result;
 use candle_core::TensorId;
@@ -26,6 +27,8 @@ pub struct Adam {
 /// the variable's device otherwise.
 enum Moments {
     Cpu(Mutex<(Vec<f32>, Vec<f32>)>),
+    #[cfg(feature = "cuda")]
+    Cuda(crate::adamw_cuda::CudaMoments),
     Device { m: Tensor, v: Tensor },
 }
 
@@ -34,7 +37,12 @@ impl Adam {
         let moments = vars
             .iter()
             .map(|v| {
-                Ok(if v.device().is_cpu() && v.dtype() == DType::F32 && v.is_contiguous() {
+                let fused = v.dtype() == DType::F32 && v.is_contiguous();
+                #[cfg(feature = "cuda")]
+                if let (true, candle_core::Device::Cuda(dev)) = (fused, v.device()) {
+                    return Ok(Moments::Cuda(crate::adamw_cuda::CudaMoments::zeros(dev, v.elem_count())?));
+                }
+                Ok(if v.device().is_cpu() && fused {
                     Moments::Cpu(Mutex::new((vec![0.0; v.elem_count()], vec![0.0; v.elem_count()])))
                 } else {
                     Moments::Device { m: v.zeros_like()?, v: v.zeros_like()? }
@@ -76,7 +84,12 @@ impl Adam {
             let Some(g) = grads.get(&var.id()) else { continue };
             match moments {
                 Moments::Cpu(moments) => var.as_tensor().inplace_op2(&g.contiguous()?, &AdamOp { update: &update, moments })?,
+                #[cfg(feature = "cuda")]
+                Moments::Cuda(moments) => var.as_tensor().inplace_op2(&g.contiguous()?, &crate::adamw_cuda::AdamCudaOp { update: &update, moments })?,
                 Moments::Device { m, v } => {
+                    // Detached: a gradient computed from the weights tracks its op graph, and a
+                    // moment built on it would keep every step's graph (and its GPU memory) alive.
+                    let g = &g.detach();
                     let (b1, b2) = (p.beta1, p.beta2);
                     *m = ((&*m * b1)? + (g * (1.0 - b1))?)?;
                     *v = ((&*v * b2)? + (g.sqr()? * (1.0 - b2))?)?;
@@ -91,14 +104,14 @@ impl Adam {
     }
 }
 
-struct AdamUpdate {
-    lr: f32,
-    beta1: f32,
-    beta2: f32,
-    eps: f32,
-    decay: f32,
-    correction1: f32,
-    correction2: f32,
+pub(crate) struct AdamUpdate {
+    pub(crate) lr: f32,
+    pub(crate) beta1: f32,
+    pub(crate) beta2: f32,
+    pub(crate) eps: f32,
+    pub(crate) decay: f32,
+    pub(crate) correction1: f32,
+    pub(crate) correction2: f32,
 }
 
 struct AdamOp<'a> {
@@ -136,5 +149,28 @@ impl candle_core::InplaceOp2 for AdamOp<'_> {
                 }
             });
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use candle_core::Device;
+
+    /// The tensor path (every device but the CPU's f32) must not keep the gradients' op graphs:
+    /// moments that did would chain every step's graph and grow GPU memory without bound.
+    #[test]
+    fn device_moments_hold_no_graph() {
+        let w = Var::from_tensor(&Tensor::ones(4, DType::F64, &Device::Cpu).unwrap()).unwrap();
+        let mut opt = Adam::new(vec![w.clone()], ParamsAdamW { lr: 0.1, ..Default::default() }).unwrap();
+        for _ in 0..3 {
+            // d/dw sum(w^2) = 2w: computed from the variable, so the gradient tracks its graph.
+            let store = w.as_tensor().sqr().unwrap().sum_all().unwrap().backward().unwrap();
+            let g = store.get(w.as_tensor()).unwrap().clone();
+            assert!(g.track_op(), "the test needs a gradient that tracks its graph");
+            opt.apply(&Grads::from([(w.id(), g)])).unwrap();
+        }
+        let Moments::Device { m, v } = &opt.moments[0] else { panic!("f64 takes the tensor path") };
+        assert!(!m.track_op() && !v.track_op(), "the moments keep the gradients' graphs alive");
     }
 }
