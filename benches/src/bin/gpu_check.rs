@@ -9,10 +9,11 @@
 //!   reference; the pass criterion) and the largest element's, max |a - b| / max |b| (reported).
 //!   TF32 is off in candle by default (`tf32: false`, tolerance 1e-4); the same comparison with TF32
 //!   on is reported beside it (tolerance 1e-2). A float64 CPU step is the independent reference of
-//!   both f32 results: a ReLU whose input rounds to the other side of zero on one device flips one
-//!   unit's gradient for one row, which moves the max-element figure (about 1/batch) but not the
-//!   norm; both f32 results sit at the same distance from float64. Also the device's explicit
-//!   gradients against candle's autograd of `dgg_loss` on the same device.
+//!   both f32 results, with the count of encoder ReLU units whose activity differs from float64's:
+//!   an input that rounds to the other side of zero flips one unit's gradient for one row, which
+//!   moves the max-element figure by about 1/batch and the deeper layers' gradients by about
+//!   1/sqrt(batch) of that, on whichever f32 result it happens to. Also the device's explicit
+//!   gradients against candle's autograd of `dgg_loss` on the same device, and the optimiser.
 //! - `epoch`: seconds per DGG training epoch over MNIST-70k (random 20-neighbour graph, the paper's
 //!   784-500-500-2000-10 network, as benches/src/bin/epoch.rs) at each batch size, the parts of one
 //!   step, and the epoch at the first batch size with TF32 on.
@@ -365,6 +366,19 @@ fn parity(args: &Args, device: &Device, x: &[f32]) -> Res<Value> {
         pass &= ok_ag;
         report[format!("{lname}_explicit_vs_autograd_on_device")] = json!({"tolerance": 1e-4, "max_rel_diff": worst_ag, "pass": ok_ag, "detail": detail_ag});
     }
+    // Where the f32 results part from float64: ReLU units of the encoder trunk that are active
+    // in one and not in the other (each flips one unit's gradient for one row).
+    let active = |nets: &Networks, x: &Tensor| -> Res<Vec<Vec<u8>>> {
+        let (_, trace) = nets.encoder.trunk.forward_trace(x)?;
+        trace.outputs().iter().map(|y| Ok(y.gt(0.0)?.to_device(&Device::Cpu)?.flatten_all()?.to_vec1::<u8>()?)).collect()
+    };
+    let flips = |a: &[Vec<u8>], b: &[Vec<u8>]| -> Vec<usize> { a.iter().zip(b).map(|(a, b)| a.iter().zip(b).filter(|(x, y)| x != y).count()).collect() };
+    let reference = active(&nets_64, &host_64.x)?;
+    report["encoder_relu_flips_against_f64"] = json!({
+        "cpu": flips(&active(&nets_cpu, &host.x)?, &reference),
+        "device": flips(&active(&nets_dev, &dev_batch.x)?, &reference),
+        "units_per_layer": shape.hidden.iter().map(|h| h * p).collect::<Vec<_>>(),
+    });
     let adam = adam_parity(device)?;
     pass &= adam["pass"].as_bool().unwrap_or(false);
     report["adam"] = adam;

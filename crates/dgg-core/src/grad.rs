@@ -19,6 +19,13 @@ pub struct Trace {
     outputs: Vec<Tensor>,
 }
 
+impl Trace {
+    /// Each layer's output (after its ReLU where it has one).
+    pub fn outputs(&self) -> &[Tensor] {
+        &self.outputs
+    }
+}
+
 pub fn linear_forward(layer: &Linear, x: &Tensor) -> Result<Tensor> {
     let y = x.matmul(&layer.weight().t()?)?;
     Ok(match layer.bias() {
