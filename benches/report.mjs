@@ -67,7 +67,63 @@ for (const r of results.filter((r) => r.bench === 'kernels')) {
   lines.push(`- (${provenance(r)})`);
 }
 
-lines.push('', '## GPU', '', 'No GPU run has been recorded yet; see benches/gpu/README.md when it lands.', '');
+lines.push('', '## GPU', '');
+const gpu = results.filter((r) => r.bench === 'gpu-check');
+if (!gpu.length) lines.push('No GPU run has been recorded yet; see benches/gpu/README.md.');
+const e = (v) => (typeof v === 'number' && Number.isFinite(v) ? v.toExponential(1) : '-');
+for (const r of gpu) {
+  const par = r.gpu_check?.parity ?? {};
+  const runs = r.gpu_check?.epoch?.runs ?? [];
+  const rep = r.pytorch_replica ?? {};
+  lines.push(`The GPU check (benches/gpu/): ${provenance(r)}.`, '');
+  lines.push('| parity (f32 unless TF32) | ‖gpu − cpu‖ / ‖cpu‖, worst tensor | max-element | tolerance | gpu vs float64 | cpu vs float64 |', '|---|---|---|---|---|---|');
+  for (const k of ['bernoulli', 'gaussian', 'bernoulli_tf32', 'gaussian_tf32']) {
+    const p = par[k];
+    if (!p) continue;
+    lines.push(`| DGG step, ${k.replace('_', ', ')} | ${e(p.rel_diff)} | ${e(p.max_elem_rel_diff)} | ${e(p.tolerance)} | ${e(p.against_f64?.device?.rel_diff)} | ${e(p.against_f64?.cpu?.rel_diff)} |`);
+  }
+  for (const k of ['bernoulli', 'gaussian']) {
+    const p = par[`${k}_explicit_vs_autograd_on_device`];
+    if (p) lines.push(`| explicit gradients vs autograd on the GPU, ${k} | | ${e(p.max_rel_diff)} | ${e(p.tolerance)} | | |`);
+  }
+  if (par.adam) lines.push(`| fused AdamW kernel vs the CPU update, 5 steps | | ${e(par.adam.max_rel_diff)} (of the step) | ${e(par.adam.tolerance)} | | |`);
+  lines.push('', `All pass: ${par.pass}.`);
+  const b = par.bernoulli?.against_f64;
+  // The flips of the CPU's step, from this run or from a CPU-only run of the same check.
+  const cpuRun = results.find((x) => x.bench === 'parity-cpu');
+  const flips = par.encoder_relu_flips_against_f64?.cpu ?? cpuRun?.encoder_relu_flips_against_f64?.cpu;
+  if (b && b.device.rel_diff < b.cpu.rel_diff / 10) {
+    lines.push(
+      '',
+      'The float64 columns show which float32 step parts from float64: a ReLU input that rounds to the other side of zero flips',
+      "that unit's gradient for one row (about 1/batch of the max-element figure, 1/sqrt(batch) of that in the deeper layers).",
+      "Here the CPU's step does and the GPU's does not" +
+        (flips ? ` (flipped units per encoder layer on the CPU: ${JSON.stringify(flips)}; ${provenance(cpuRun ?? r)}).` : '.'),
+    );
+  }
+  lines.push('');
+  lines.push('| DGG epoch, MNIST-70k | batch | seconds per epoch | steps | step: forward + gradients | optimiser |', '|---|---|---|---|---|---|');
+  for (const x of runs) {
+    const sp = x.step_parts_seconds ?? {};
+    lines.push(`| dgg-native, f32 | ${x.batch} | **${f(x.seconds_per_epoch)}** | ${x.steps_per_epoch} | ${f(sp.forward_and_gradients * 1000, 1)} ms | ${f(sp.optimiser * 1000, 2)} ms |`);
+    if (x.tf32_on) lines.push(`| dgg-native, TF32 | ${x.batch} | ${f(x.tf32_on.seconds_per_epoch)} | ${x.steps_per_epoch} | | |`);
+  }
+  if (rep.gpu_data) lines.push(`| PyTorch replica of the public code, data on the GPU | ${rep.rows_per_step} rows | ${f(rep.gpu_data.seconds_per_epoch, 2)} | ${rep.steps_per_epoch} | ${f(rep.gpu_data.ms_per_step, 1)} ms per step | |`);
+  if (rep.original_data_path) lines.push(`| the same, the public code's data path (CPU DataLoader, copies per step) | ${rep.rows_per_step} rows | ${f(rep.original_data_path.seconds_per_epoch_estimate, 2)} (estimate) | ${rep.steps_per_epoch} | ${f(rep.original_data_path.ms_per_step, 1)} ms per step | |`);
+  lines.push('');
+}
+const fits = [
+  ...gpu.map((r) => ({ ...r.fit, name: 'default configuration (Euclidean graph)', machine: r.machine, date: r.date, commit: r.commit, command: r.command, note: undefined })),
+  ...results.filter((r) => r.bench === 'gpu-fit').sort((a, b) => a.seconds - b.seconds),
+];
+if (fits.length) {
+  lines.push('| whole fit on the GPU, MNIST-70k | ACC | NMI | ARI | graph purity | seconds | pretrain | graph | init | DGG | machine; date; commit; command |', '|---|---|---|---|---|---|---|---|---|---|---|');
+  for (const r of fits) {
+    const ph = r.phase_seconds ?? {};
+    lines.push(`| ${r.name} | ${f(r.acc, 4)} | ${f(r.nmi)} | ${f(r.ari)} | ${f(r.graph_purity, 4)} | ${f(r.seconds, 1)} | ${f(ph.pretrain, 1)} | ${f(ph.graph, 1)} | ${f(ph.init, 1)} | ${f(ph.dgg, 1)} | ${provenance(r)} |`);
+  }
+  lines.push('');
+}
 fs.writeFileSync(path.join(root, 'BENCHMARKS.md.tmp'), lines.join('\n'));
 fs.renameSync(path.join(root, 'BENCHMARKS.md.tmp'), path.join(root, 'BENCHMARKS.md'));
 console.log(JSON.stringify({ bench: 'report', tables: results.length }));

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Builds the CUDA artefacts of dgg-native on a machine without a GPU, in one go:
 #
-#   (A) .cuda/addon/dgg-native.linux-x64-gnu.node (+ index.js, index.d.ts): the Node addon with the
-#       `cuda` feature, a separate artefact next to the CPU addon in native/ (never replaces it);
+#   (A) native-cuda/dgg-native.linux-x64-gnu.node (+ index.js, index.d.ts): the Node addon with the
+#       `cuda` feature, a separate artefact next to the CPU addon in native/ (never replaces it).
+#       The SDK loads it first when that folder exists and falls back to native/ when it cannot
+#       load (no CUDA 13 libraries); `npx dgg-native info` says which loaded and why;
 #   (B) target/cuda/x86_64-unknown-linux-gnu/release/gpu_check: the standalone GPU check
 #       (benches/src/bin/gpu_check.rs).
 #
@@ -132,11 +134,11 @@ echo "    CUDA_HOME=$CUDA_HOME CUDA_COMPUTE_CAP=$CUDA_COMPUTE_CAP CUDARC_CUDA_VE
 echo "    CARGO_TARGET_DIR=$CARGO_TARGET_DIR"
 
 if [[ "${SKIP_ADDON:-0}" != 1 ]]; then
-  step_start "(A) CUDA Node addon -> .cuda/addon"
-  mkdir -p "$CUDA_DIR/addon"
+  step_start "(A) CUDA Node addon -> native-cuda"
+  mkdir -p "$ROOT/native-cuda"
   npx napi build --platform --release --manifest-path crates/dgg-node/Cargo.toml \
-    --package-json-path package.json -F cuda -o .cuda/addon --js index.js --dts index.d.ts
-  ls -l "$CUDA_DIR"/addon/*.node
+    --package-json-path package.json -F cuda -o native-cuda --js index.js --dts index.d.ts
+  ls -l "$ROOT"/native-cuda/*.node
   step_end
 fi
 

@@ -717,6 +717,7 @@ async function runInfo(cmd: InfoCommand, io: CliIO): Promise<number> {
       `features: ${i.features.length ? i.features.join(', ') : '(none)'}`,
       `devices: ${i.devices.length ? i.devices.join(', ') : '(none)'}`,
       `default device: ${i.device}${i.reason ? ` (${i.reason})` : ''}`,
+      `addon: ${i.addon} (${i.addonPath})`,
     ].join('\n') + '\n',
   );
   return 0;

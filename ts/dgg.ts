@@ -6,7 +6,7 @@
 import { toLabels, toMatrix, type DataInput, type Matrix } from './data';
 import { DggError, fromNative, rethrowNative } from './errors';
 import type { Graph } from './graph';
-import { native, type NativeModel, type NativeProgress } from './native';
+import { addonChoice, native, rethrowDevice, skippedAddons, type NativeModel, type NativeProgress } from './native';
 import { DEFAULTS, parseOptions, toNativeOptions, type FitOptions, type ResolvedOptions } from './options';
 import type { ProgressEvent } from './progress';
 
@@ -121,7 +121,7 @@ export class DGG {
     try {
       // The addon validates some arguments synchronously: start it inside the promise so every
       // failure arrives as a DggError rejection.
-      const res = await rethrowNative(
+      const res = await rethrowDevice(
         Promise.resolve().then(() => native.fit(
           m.data,
           m.rows,
@@ -243,7 +243,13 @@ export function evaluate(labels: ArrayLike<number>, truth: ArrayLike<number>): {
   }
 }
 
-/** Version, build features, devices found and the device `'auto'` picks, with the reason. */
-export function info(): { version: string; features: string[]; devices: string[]; device: string; reason: string } {
-  return native.buildInfo();
+/**
+ * Version, build features, devices found and the device `'auto'` picks, with the reason; which
+ * addon was loaded (`cuda`, `cpu` or `custom`) and from where.
+ */
+export function info(): { version: string; features: string[]; devices: string[]; device: string; reason: string; addon: string; addonPath: string } {
+  const i = native.buildInfo();
+  const skipped = skippedAddons();
+  const reason = skipped && i.device === 'cpu' ? `${i.reason}; ${skipped}` : i.reason;
+  return { ...i, reason, addon: addonChoice.addon, addonPath: addonChoice.path };
 }

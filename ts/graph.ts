@@ -5,7 +5,7 @@
  */
 import { toLabels, toMatrix, type DataInput } from './data';
 import { fromNative, rethrowNative } from './errors';
-import { native, type NativeGraph } from './native';
+import { native, rethrowDevice, type NativeGraph } from './native';
 import { parseOptions, toNativeOptions, type FitOptions } from './options';
 
 /** A kNN graph: row i lists its `k` neighbours in `indices` and their weights (rows sum to 1). */
@@ -27,7 +27,7 @@ export type Graph = NativeGraph;
 export async function buildGraph(data: DataInput, options: FitOptions): Promise<Graph> {
   const m = toMatrix(data);
   const nativeOptions = toNativeOptions(parseOptions(options));
-  return rethrowNative(Promise.resolve().then(() => native.buildGraph(m.data, m.rows, m.cols, nativeOptions)));
+  return rethrowDevice(Promise.resolve().then(() => native.buildGraph(m.data, m.rows, m.cols, nativeOptions)));
 }
 
 /** Writes a graph atomically (a small binary file with a checksum). */
