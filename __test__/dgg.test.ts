@@ -87,6 +87,19 @@ describe('DGG.fit', () => {
     expect(last.etaSeconds).toBe(0);
   });
 
+  it('should train the DGG phase alone with dggBatchSize, and keep it through save and load', async () => {
+    const events: ProgressEvent[] = [];
+    const m = new DGG({ ...SMALL, dggBatchSize: 7 });
+    await m.fit(blobs(20, 6).rows, { onProgress: (e) => events.push(e) });
+    const batches = (phase: string) => new Set(events.filter((e) => e.phase === phase).map((e) => e.batches));
+    // 60 points: ceil(60 / 7) = 9 steps per DGG epoch; the other phases keep batchSize.
+    expect(batches('dgg')).toEqual(new Set([9]));
+    expect(batches('pretrain')).toEqual(new Set([Math.ceil(60 / SMALL.batchSize!)]));
+    const file = path.join(dir, 'small.dgg');
+    await m.save(file);
+    expect((await DGG.load(file)).options.dggBatchSize).toBe(7);
+  });
+
   it('should keep the event loop responsive while training', async () => {
     let ticks = 0;
     const timer = setInterval(() => ticks++, 5);

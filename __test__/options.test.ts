@@ -95,6 +95,7 @@ describe('parseOptions', () => {
     [{ nClusters: 3, epochs: { pretrain: 1.5 } }, 'epochs.pretrain'],
     [{ nClusters: 3, batchSize: 0 }, 'batchSize'],
     [{ nClusters: 3, batchSize: 65537 }, 'batchSize'],
+    [{ nClusters: 3, dggBatchSize: 0 }, 'dggBatchSize'],
     [{ nClusters: 3, learningRates: { vae: 0 } }, 'learningRates.vae'],
     [{ nClusters: 3, learningRates: { dgg: -1e-3 } }, 'learningRates.dgg'],
     [{ nClusters: 3, weightDecay: -1 }, 'weightDecay'],
@@ -153,7 +154,7 @@ describe('toNativeOptions', () => {
       [
         'nClusters', 'latentDim', 'hidden', 'likelihood', 'scale', 'graph', 'neighbours', 'weighting', 'siamesePositives', 'classifier', 'init',
         'epochsLayerwise', 'epochsPretrain', 'epochsVae', 'epochsSiamese', 'epochsClassifier', 'epochsDgg',
-        'batchSize', 'lrPretrain', 'lrVae', 'lrSiamese', 'lrClassifier', 'lrDgg', 'weightDecay', 'kmeansRestarts',
+        'batchSize', 'dggBatchSize', 'lrPretrain', 'lrVae', 'lrSiamese', 'lrClassifier', 'lrDgg', 'weightDecay', 'kmeansRestarts',
         'seed', 'device',
       ].sort(),
     );
@@ -167,5 +168,8 @@ describe('toNativeOptions', () => {
       hidden: [...DEFAULTS.hidden],
       device: DEFAULTS.device,
     });
+    // Unset, the DGG phase takes batchSize (the addon reads a missing value as "use batchSize").
+    expect(n.dggBatchSize).toBeUndefined();
+    expect(toNativeOptions(parseOptions({ nClusters: 5, dggBatchSize: 4096 })).dggBatchSize).toBe(4096);
   });
 });

@@ -222,6 +222,7 @@ export class DGG {
       likelihood: c.likelihood ?? 'auto',
       scale: c.scale,
       batchSize: c.batch_size,
+      dggBatchSize: c.dgg_batch_size ?? undefined,
       weightDecay: c.weight_decay,
       kmeansRestarts: c.kmeans_restarts,
       seed: c.seed,

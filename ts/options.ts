@@ -137,6 +137,11 @@ export const fitOptionsSchema = z.strictObject(
     epochs: epochsSchema.prefault({}),
     /** Mini-batch size (points per step). */
     batchSize: intIn(1, 65536).default(DEFAULTS.batchSize),
+    /**
+     * The DGG phase's mini-batch, when it should differ from `batchSize`: a GPU runs an epoch
+     * faster with larger batches (fewer, fuller steps). Unset: `batchSize`.
+     */
+    dggBatchSize: intIn(1, 65536).optional(),
     /** Learning rate per training phase. */
     learningRates: learningRatesSchema.prefault({}),
     /** Weight decay of every optimiser. */
@@ -177,6 +182,7 @@ export interface NativeOptions {
   epochsClassifier: number;
   epochsDgg: number;
   batchSize: number;
+  dggBatchSize?: number;
   lrPretrain: number;
   lrVae: number;
   lrSiamese: number;
@@ -335,6 +341,7 @@ export function toNativeOptions(o: ResolvedOptions): NativeOptions {
     epochsClassifier: o.epochs.classifier,
     epochsDgg: o.epochs.dgg,
     batchSize: o.batchSize,
+    dggBatchSize: o.dggBatchSize,
     lrPretrain: o.learningRates.pretrain,
     lrVae: o.learningRates.vae,
     lrSiamese: o.learningRates.siamese,

@@ -71,6 +71,9 @@ fn main() {
         u("--epochs-classifier", &mut cfg.epochs.classifier);
         u("--epochs-dgg", &mut cfg.epochs.dgg);
         u("--batch-size", &mut cfg.batch_size);
+        if let Some(b) = arg(&args, "--dgg-batch-size").and_then(|s| s.parse().ok()) {
+            cfg.dgg_batch_size = Some(b);
+        }
         if let Some(lr) = arg(&args, "--lr-dgg").and_then(|s| s.parse().ok()) {
             cfg.lr.dgg = lr;
         }

@@ -26,6 +26,7 @@
 //!   gpu_check --mnist DIR [--out FILE] [--device cuda|cpu] [--quick] [--sections parity,epoch,fit]
 //!             [--batches 1000,4096,256] [--timed-epochs 2] [--fit-budget-s 300] [--fit-batch 256]
 //!             [--graph siamese|euclidean|none] [--siamese-positives euclidean|agreed] [--seed S]
+//!             [--dgg-batch-size N]
 //!             [--epochs-layerwise N --epochs-pretrain N --epochs-siamese N --epochs-classifier N
 //!              --epochs-dgg N]
 //! DIR holds the four MNIST IDX files, raw or gzip'd (`train-images-idx3-ubyte[.gz]`, ...).
@@ -65,6 +66,7 @@ struct Args {
     graph: Option<String>,
     siamese_positives: Option<String>,
     seed: Option<u64>,
+    dgg_batch: Option<usize>,
     epochs: Vec<(String, usize)>,
 }
 
@@ -100,6 +102,7 @@ fn parse_args() -> Res<Args> {
         graph: get("--graph"),
         siamese_positives: get("--siamese-positives"),
         seed: get("--seed").map(|s| s.parse()).transpose()?,
+        dgg_batch: get("--dgg-batch-size").map(|s| s.parse()).transpose()?,
         epochs,
     })
 }
@@ -528,6 +531,7 @@ fn fit(args: &Args, device_choice: DeviceChoice, x: &[f32], labels: &[u32], n: u
     if let Some(seed) = args.seed {
         cfg.seed = seed;
     }
+    cfg.dgg_batch_size = args.dgg_batch.or(cfg.dgg_batch_size);
     for (name, v) in &args.epochs {
         let e = &mut cfg.epochs;
         *match name.as_str() {

@@ -37,12 +37,12 @@ pub const STAGES: [(&str, &[&str]); 4] = [
     ),
     ("graph", &["/graph", "/neighbours", "/weighting", "/siamese_positives", "/epochs/siamese", "/lr/siamese"]),
     ("initialised", &["/init", "/epochs/classifier", "/lr/classifier", "/kmeans_restarts"]),
-    ("trained", &["/epochs/dgg", "/lr/dgg"]),
+    ("trained", &["/epochs/dgg", "/lr/dgg", "/dgg_batch_size"]),
 ];
 
 /// Options added after checkpoint folders were first written: mixed in only when they differ from
 /// the default, so that folders written before they existed stay valid.
-const ADDED_LATER: [&str; 1] = ["/siamese_positives"];
+const ADDED_LATER: [&str; 2] = ["/siamese_positives", "/dgg_batch_size"];
 
 pub struct Checkpoints {
     dir: PathBuf,

@@ -111,6 +111,10 @@ pub struct Config {
     pub init: InitMethod,
     pub epochs: Epochs,
     pub batch_size: usize,
+    /// The DGG phase's mini-batch; `None` takes `batch_size`. A GPU runs an epoch faster with
+    /// larger batches (fewer, fuller steps). Absent from model files saved before it existed.
+    #[serde(default)]
+    pub dgg_batch_size: Option<usize>,
     pub lr: LearningRates,
     pub weight_decay: f64,
     pub kmeans_restarts: usize,
@@ -134,6 +138,7 @@ impl Default for Config {
             init: InitMethod::Spectral,
             epochs: Epochs { layerwise: 2, pretrain: 15, vae: 0, siamese: 10, classifier: 40, dgg: 25 },
             batch_size: 256,
+            dgg_batch_size: None,
             lr: LearningRates { pretrain: 1e-3, vae: 5e-4, siamese: 5e-4, classifier: 2e-2, dgg: 5e-4 },
             weight_decay: 1e-4,
             kmeans_restarts: 10,
@@ -162,6 +167,9 @@ impl Config {
         }
         int("neighbours", self.neighbours, 1, 256)?;
         int("batchSize", self.batch_size, 1, 65_536)?;
+        if let Some(b) = self.dgg_batch_size {
+            int("dggBatchSize", b, 1, 65_536)?;
+        }
         int("kmeansRestarts", self.kmeans_restarts, 1, 1000)?;
         let lrs = [
             ("learningRates.pretrain", self.lr.pretrain),

@@ -175,7 +175,7 @@ pub fn fit_resumable(data: &[f32], n: usize, d: usize, cfg: &Config, graph: Opti
     let (targets, s) = graph_targets(&scaled, d, &reverse);
     let targets = Tensor::from_vec(targets, (n, d), &device)?;
     let s = Tensor::from_vec(s, (n, 1), &device)?;
-    let dgg_phase = Phase { lr_step: 10, lr_gamma: 0.9, ..phase("dgg", e.dgg, cfg.lr.dgg) };
+    let dgg_phase = Phase { lr_step: 10, lr_gamma: 0.9, batch_size: cfg.dgg_batch_size.unwrap_or(cfg.batch_size), ..phase("dgg", e.dgg, cfg.lr.dgg) };
     let data = DggData { x: &x, targets: &targets, s: &s, graph: &train_graph, reverse: &reverse };
     if !resume("trained", &mut rng, &mut history)? {
         train_dgg(&nets, likelihood, &data, &mut gamma, &dgg_phase, &mut rng, ctl, &mut history)?;

@@ -209,3 +209,13 @@ fn siamese_positives_change_the_graph_stage_only_away_from_the_default() {
         assert_ne!(a[s], b[s], "{} depends on the graph", a[s].0);
     }
 }
+
+#[test]
+fn the_dgg_batch_size_changes_the_trained_stage_only_away_from_the_default() {
+    let x: Vec<f32> = (0..90 * 9).map(|i| (i % 7) as f32 / 7.0).collect();
+    let base = Config::default();
+    let fp = |c: &Config| dgg_core::checkpoint::stage_fingerprints(&x, 90, 9, c, None);
+    let (a, b) = (fp(&base), fp(&Config { dgg_batch_size: Some(4096), ..base.clone() }));
+    assert_eq!(a[..3], b[..3], "pretraining, graph and initialisation do not read it");
+    assert_ne!(a[3], b[3]);
+}

@@ -26,6 +26,7 @@ pub struct NativeOptions {
     pub epochs_classifier: Option<u32>,
     pub epochs_dgg: Option<u32>,
     pub batch_size: Option<u32>,
+    pub dgg_batch_size: Option<u32>,
     pub lr_pretrain: Option<f64>,
     pub lr_vae: Option<f64>,
     pub lr_siamese: Option<f64>,
@@ -75,6 +76,7 @@ impl NativeOptions {
                 dgg: u(self.epochs_dgg, d.epochs.dgg),
             },
             batch_size: u(self.batch_size, d.batch_size),
+            dgg_batch_size: self.dgg_batch_size.map(|b| b as usize),
             lr: LearningRates {
                 pretrain: self.lr_pretrain.unwrap_or(d.lr.pretrain),
                 vae: self.lr_vae.unwrap_or(d.lr.vae),
