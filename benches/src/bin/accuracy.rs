@@ -46,6 +46,9 @@ fn main() {
         }
         None => None,
     };
+    if let Some(b) = arg(&args, "--dgg-batch-size") {
+        label = format!("{label}, DGG batch {b}");
+    }
     let seeds: u64 = arg(&args, "--seeds").and_then(|s| s.parse().ok()).unwrap_or(1);
     // Seeds run from 42 unless --first-seed moves the start (to add seeds to a row, or rerun one).
     let first_seed: u64 = arg(&args, "--first-seed").and_then(|s| s.parse().ok()).unwrap_or(42);
