@@ -716,7 +716,8 @@ async function runInfo(cmd: InfoCommand, io: CliIO): Promise<number> {
       `dgg-native ${i.version}`,
       `features: ${i.features.length ? i.features.join(', ') : '(none)'}`,
       `devices: ${i.devices.length ? i.devices.join(', ') : '(none)'}`,
-      `default device: ${i.device}${i.reason ? ` (${i.reason})` : ''}`,
+      // The reason names the device first ("cpu (requested)", "cuda:0 (CUDA build, GPU found)").
+      `default device: ${i.reason || i.device}`,
       `addon: ${i.addon} (${i.addonPath})`,
     ].join('\n') + '\n',
   );

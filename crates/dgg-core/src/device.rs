@@ -13,7 +13,7 @@ pub fn cuda_compiled() -> bool {
 pub fn select(choice: DeviceChoice) -> Result<(Device, String)> {
     match choice {
         DeviceChoice::Cpu => Ok((Device::Cpu, "cpu (requested)".into())),
-        DeviceChoice::Cuda => open_cuda().map_err(DggError::DeviceUnavailable),
+        DeviceChoice::Cuda => open_cuda().map_err(|why| DggError::DeviceUnavailable(format!("device 'cuda' requested, but {why}"))),
         DeviceChoice::Auto => Ok(open_cuda().unwrap_or_else(|why| (Device::Cpu, format!("cpu ({why})")))),
     }
 }
@@ -24,8 +24,8 @@ fn open_cuda() -> std::result::Result<(Device, String), String> {
     match std::panic::catch_unwind(|| Device::new_cuda(0)) {
         Ok(Ok(dev)) => Ok((dev, "cuda:0 (CUDA build, GPU found)".into())),
         // candle's error text carries a backtrace: keep its first line.
-        Ok(Err(e)) => Err(format!("cuda requested but no usable GPU: {}", e.to_string().lines().next().unwrap_or(""))),
-        Err(_) => Err("cuda requested but the CUDA driver could not be loaded".into()),
+        Ok(Err(e)) => Err(format!("no usable GPU: {}", e.to_string().lines().next().unwrap_or(""))),
+        Err(_) => Err("the CUDA driver could not be loaded".into()),
     }
 }
 
