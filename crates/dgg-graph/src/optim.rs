@@ -23,8 +23,8 @@ pub struct Adam {
     step: usize,
 }
 
-/// First and second moments of one variable: plain vectors for the fused CPU update, tensors on
-/// the variable's device otherwise.
+/// First and second moments of one variable: plain vectors for the fused CPU update, device
+/// buffers for the fused CUDA kernel, tensors on the variable's device otherwise (f64).
 enum Moments {
     Cpu(Mutex<(Vec<f32>, Vec<f32>)>),
     #[cfg(feature = "cuda")]
