@@ -37,13 +37,14 @@ function firstLine(e: unknown): string {
 
 function load(env: NodeJS.ProcessEnv): { binding: typeof Native; choice: AddonChoice } {
   const candidates: { addon: 'custom' | 'cuda'; path: string }[] = [];
+  const skipped: AddonChoice['skipped'] = [];
   if (env.DGG_NATIVE_ADDON) candidates.push({ addon: 'custom', path: path.resolve(env.DGG_NATIVE_ADDON) });
   const cudaDir = path.join(root, 'native-cuda');
   if (fs.existsSync(cudaDir)) {
     const node = fs.readdirSync(cudaDir).find((f) => f.endsWith('.node'));
-    candidates.push({ addon: 'cuda', path: path.join(cudaDir, node ?? '(no .node file)') });
+    if (node) candidates.push({ addon: 'cuda', path: path.join(cudaDir, node) });
+    else skipped.push({ addon: 'cuda', path: cudaDir, reason: 'the folder holds no .node file' });
   }
-  const skipped: AddonChoice['skipped'] = [];
   for (const c of candidates) {
     try {
       // eslint-disable-next-line @typescript-eslint/no-require-imports

@@ -46,7 +46,14 @@ fn main() {
         }
         None => None,
     };
-    if let Some(b) = arg(&args, "--dgg-batch-size") {
+    let dgg_batch = arg(&args, "--dgg-batch-size").map(|b| match b.parse::<usize>() {
+        Ok(v) => v,
+        Err(_) => {
+            eprintln!("error: --dgg-batch-size must be a positive integer, got '{b}'");
+            std::process::exit(2)
+        }
+    });
+    if let Some(b) = dgg_batch {
         label = format!("{label}, DGG batch {b}");
     }
     let seeds: u64 = arg(&args, "--seeds").and_then(|s| s.parse().ok()).unwrap_or(1);
@@ -74,9 +81,7 @@ fn main() {
         u("--epochs-classifier", &mut cfg.epochs.classifier);
         u("--epochs-dgg", &mut cfg.epochs.dgg);
         u("--batch-size", &mut cfg.batch_size);
-        if let Some(b) = arg(&args, "--dgg-batch-size").and_then(|s| s.parse().ok()) {
-            cfg.dgg_batch_size = Some(b);
-        }
+        cfg.dgg_batch_size = dgg_batch;
         if let Some(lr) = arg(&args, "--lr-dgg").and_then(|s| s.parse().ok()) {
             cfg.lr.dgg = lr;
         }

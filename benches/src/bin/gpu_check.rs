@@ -332,7 +332,7 @@ fn parity(args: &Args, device: &Device, x: &[f32]) -> Res<Value> {
         let (worst, worst_max, detail) = compare_steps(&got, &ids_dev, &want, &ids_cpu)?;
         let ok = worst <= 1e-4;
         pass &= ok;
-        // Both f32 results against float64: the device should be as close to it as the CPU is.
+        // Both f32 results against float64: shows which of the two parts from it, and by how much.
         let (dev_64, dev_64_max, _) = compare_steps(&got, &ids_dev, &want_64, &ids_64)?;
         let (cpu_64, cpu_64_max, _) = compare_steps(&want, &ids_cpu, &want_64, &ids_64)?;
         report[lname] = json!({"tf32": tf32(), "tolerance": 1e-4, "rel_diff": worst, "max_elem_rel_diff": worst_max, "pass": ok,
@@ -390,8 +390,8 @@ fn parity(args: &Args, device: &Device, x: &[f32]) -> Res<Value> {
 }
 
 /// The optimiser on the device (the fused CUDA kernel in a CUDA build) against the fused CPU
-/// update, the reference: the same parameters and gradients, five steps, two tensor sizes (one
-/// larger than a single launch grid's first pass, one odd-sized).
+/// update, the reference: the same parameters and gradients, five steps, two tensor sizes (a
+/// large one, and an odd-sized one whose last thread block is partly idle).
 fn adam_parity(device: &Device) -> Res<Value> {
     use candle_core::Var;
     use candle_nn::ParamsAdamW;
@@ -531,7 +531,9 @@ fn fit(args: &Args, device_choice: DeviceChoice, x: &[f32], labels: &[u32], n: u
     if let Some(seed) = args.seed {
         cfg.seed = seed;
     }
-    cfg.dgg_batch_size = args.dgg_batch.or(cfg.dgg_batch_size);
+    if let Some(b) = args.dgg_batch {
+        cfg.dgg_batch_size = Some(b);
+    }
     for (name, v) in &args.epochs {
         let e = &mut cfg.epochs;
         *match name.as_str() {
