@@ -189,6 +189,8 @@ describe('save and load', () => {
     expect(back.options.nClusters).toBe(3);
     expect(back.options.init).toBe(m.options.init);
     expect(back.options.hidden).toEqual(m.options.hidden);
+    // Every option comes back as trained, epochs and learning rates included.
+    expect(back.options).toEqual(m.options);
     const [p1, p2] = [await m.predictProba(rows), await back.predictProba(rows)];
     expect(Array.from(p2.data)).toEqual(Array.from(p1.data));
     expect(Array.from(await back.transform(rows).then((t) => t.data))).toEqual(Array.from(await m.transform(rows).then((t) => t.data)));

@@ -16,7 +16,8 @@ function optionError(input: unknown): DggError {
 describe('DEFAULTS', () => {
   it('should hold the paper values for the network and the graph', () => {
     expect(DEFAULTS.latentDim).toBe(10);
-    expect(DEFAULTS.neighbours).toBe(20);
+    expect(DEFAULTS.neighbours).toBe(10);
+    expect(DEFAULTS.keepBest).toBe(true);
     expect(DEFAULTS.hidden).toEqual([500, 500, 2000]);
   });
 
@@ -154,7 +155,7 @@ describe('toNativeOptions', () => {
       [
         'nClusters', 'latentDim', 'hidden', 'likelihood', 'scale', 'graph', 'neighbours', 'weighting', 'siamesePositives', 'classifier', 'init',
         'epochsLayerwise', 'epochsPretrain', 'epochsVae', 'epochsSiamese', 'epochsClassifier', 'epochsDgg',
-        'batchSize', 'dggBatchSize', 'lrPretrain', 'lrVae', 'lrSiamese', 'lrClassifier', 'lrDgg', 'weightDecay', 'kmeansRestarts',
+        'batchSize', 'dggBatchSize', 'lrPretrain', 'lrVae', 'lrSiamese', 'lrClassifier', 'lrDgg', 'keepBest', 'weightDecay', 'kmeansRestarts',
         'seed', 'device',
       ].sort(),
     );

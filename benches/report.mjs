@@ -34,6 +34,38 @@ for (const r of acc) {
 }
 if (!acc.length) lines.push('| (no results yet) | | | | | | | | |');
 
+lines.push(
+  '',
+  '## Development suite (default fit with only K, against k-means and UMAP→GMM)',
+  '',
+  'From `npm run bench:suite` (benches/suite.json lists the sets, their sources and sha256). `dgg` is',
+  'the default fit with only K given, `kmeans` the project\'s k-means (10 restarts) on the scaled data,',
+  '`umap_gmm` UMAP (K dimensions, 20 neighbours, min_dist 0) then a full-covariance GMM (umap-learn',
+  'and scikit-learn). Mean ± std over the seeds; seconds per run; peak MiB of the process.',
+  '',
+  '| set | N x D, K | method | seeds | ACC | NMI | ARI | seconds | peak MiB | machine; date; commit; command |',
+  '|---|---|---|---|---|---|---|---|---|---|',
+);
+const suite = results.filter((r) => r.bench === 'suite-set' && !r.override).sort((a, b) => a.set.localeCompare(b.set));
+for (const r of suite) {
+  for (const [m, v] of Object.entries(r.methods ?? {})) {
+    const pm = (mean, std) => `${f(mean, 4)}${v.runs?.length > 1 ? ` ± ${f(std, 4)}` : ''}`;
+    lines.push(
+      `| ${r.set} | ${r.n} x ${r.d}, ${r.k} | ${m} | ${v.runs?.length ?? '-'} | ${pm(v.acc_mean, v.acc_std)} | ${f(v.nmi_mean)} | ${f(v.ari_mean)} | ` +
+        `${f(v.seconds_mean, 1)} | ${f(v.peak_rss_mb, 0)} | ${provenance(r)} |`,
+    );
+  }
+}
+if (!suite.length) lines.push('| (no results yet) | | | | | | | | | |');
+const summary = results.find((r) => r.bench === 'suite' && !r.override);
+if (summary) {
+  lines.push(
+    '',
+    `Run summary: dgg beats umap_gmm on ${summary.wins.length} of ${summary.compared} sets (${summary.wins.join(', ') || 'none'}); ` +
+      `mean margin ${f(summary.mean_margin * 100, 1)} ACC points. (${provenance(summary)})`,
+  );
+}
+
 lines.push('', '## Training speed (one DGG epoch, MNIST-70k, 784-d, 20 neighbours, D-500-500-2000-10)', '');
 for (const r of results.filter((r) => r.bench === 'epoch')) {
   lines.push(

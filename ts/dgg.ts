@@ -57,6 +57,11 @@ export interface FitResult {
   history: Array<{ phase: string; epoch: number; seconds: number; losses: Record<string, number> }>;
   /** The graph DGG trained with (absent for `graph: 'none'`). */
   graph?: Graph;
+  /**
+   * What the fit noticed: an earlier DGG epoch kept (see `keepBest`), or clusters left empty.
+   * Empty when there is nothing to say.
+   */
+  warnings: string[];
 }
 
 /** Turns native per-step reports into {@link ProgressEvent}s with elapsed time and an ETA per phase. */
@@ -152,6 +157,7 @@ export class DGG {
         timings: Object.fromEntries(res.timings.map((t) => [t.phase, t.seconds])),
         history: res.history,
         graph: res.graph,
+        warnings: res.warnings,
       };
     } finally {
       signal?.removeEventListener('abort', abort);
@@ -221,8 +227,12 @@ export class DGG {
       init: c.init,
       likelihood: c.likelihood ?? 'auto',
       scale: c.scale,
+      epochs: c.epochs,
       batchSize: c.batch_size,
       dggBatchSize: c.dgg_batch_size ?? undefined,
+      learningRates: c.lr,
+      // Models saved before keepBest existed ended DGG at its last epoch.
+      keepBest: c.keep_best ?? false,
       weightDecay: c.weight_decay,
       kmeansRestarts: c.kmeans_restarts,
       seed: c.seed,

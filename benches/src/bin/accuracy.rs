@@ -60,11 +60,11 @@ fn main() {
     // Seeds run from 42 unless --first-seed moves the start (to add seeds to a row, or rerun one).
     let first_seed: u64 = arg(&args, "--first-seed").and_then(|s| s.parse().ok()).unwrap_or(42);
     let root = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
-    let data = datasets::load(&dataset, &root).unwrap_or_else(|e| {
+    let data = datasets::load(&dataset, &root, datasets::data_dir(&args).as_deref()).unwrap_or_else(|e| {
         eprintln!("error: {e}");
         std::process::exit(2)
     });
-    let k = 1 + *data.labels.iter().max().unwrap() as usize;
+    let k = data.k;
     let truth: Vec<i64> = data.labels.iter().map(|&l| l as i64).collect();
     let mut runs = Vec::new();
     for seed in 0..seeds {
@@ -195,7 +195,7 @@ fn main() {
     let mut rest = args.iter().skip(1);
     while let Some(flag) = rest.next() {
         let value = rest.next().cloned().unwrap_or_default();
-        if !["--dataset", "--method", "--seeds", "--checkpoint"].contains(&flag.as_str()) {
+        if !["--dataset", "--method", "--seeds", "--checkpoint", "--data-dir"].contains(&flag.as_str()) {
             overrides.push(format!("{}-{value}", flag.trim_start_matches('-')));
         }
     }

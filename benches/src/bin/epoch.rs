@@ -33,7 +33,7 @@ fn forward_flops(d: usize, hidden: &[usize], m: usize, k: usize) -> f64 {
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let root = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
     let batch: usize = std::env::var("DGG_BATCH").ok().and_then(|s| s.parse().ok()).unwrap_or(1000);
-    let data = dgg_benches::datasets::load("mnist", &root)?;
+    let data = dgg_benches::datasets::load("mnist", &root, None)?;
     let (n, d, m, k, nbrs) = (data.n, data.d, 10, 10, 20);
     let hidden = vec![500, 500, 2000];
     let device = Device::Cpu;
@@ -80,7 +80,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let dd = DggData { x: &x, targets: &targets, s: &s, graph: &graph, reverse: &reverse };
     let mut history = Vec::new();
     let t = Instant::now();
-    train_dgg(&nets, Likelihood::Bernoulli, &dd, &mut gamma, &phase, &mut rng, &Control::none(), &mut history)?;
+    train_dgg(&nets, Likelihood::Bernoulli, &dd, &mut gamma, &phase, false, &mut rng, &Control::none(), &mut history)?;
     let epoch_s = t.elapsed().as_secs_f64();
 
     let flops_point = 3.0 * forward_flops(d, &hidden, m, k);

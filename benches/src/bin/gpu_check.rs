@@ -480,7 +480,7 @@ fn epochs(args: &Args, device: &Device, x: &[f32], n: usize) -> Res<Value> {
         let phase = Phase { name: "dgg", epochs: args.timed_epochs, batch_size: batch, lr: 1e-4, lr_step: 0, lr_gamma: 1.0, weight_decay: 1e-4 };
         let mut history = Vec::new();
         sync(device)?;
-        train_dgg(&nets, Likelihood::Bernoulli, &data, &mut gamma, &phase, &mut rng, &Control::none(), &mut history)?;
+        train_dgg(&nets, Likelihood::Bernoulli, &data, &mut gamma, &phase, false, &mut rng, &Control::none(), &mut history)?;
         let secs: Vec<f64> = history.iter().map(|h| h.seconds).collect();
         let mut run = json!({
             "batch": batch, "steps_per_epoch": n.div_ceil(batch), "tf32": tf32(),
@@ -493,7 +493,7 @@ fn epochs(args: &Args, device: &Device, x: &[f32], n: usize) -> Res<Value> {
             let mut h32 = Vec::new();
             let one = Phase { epochs: 1, ..phase };
             let tf32_on = tf32();
-            let r = train_dgg(&nets, Likelihood::Bernoulli, &data, &mut gamma, &one, &mut rng, &Control::none(), &mut h32);
+            let r = train_dgg(&nets, Likelihood::Bernoulli, &data, &mut gamma, &one, false, &mut rng, &Control::none(), &mut h32);
             set_tf32(false);
             r?;
             run["tf32_on"] = json!({"tf32": tf32_on, "seconds_per_epoch": h32[0].seconds});

@@ -37,7 +37,7 @@ pub const STAGES: [(&str, &[&str]); 4] = [
     ),
     ("graph", &["/graph", "/neighbours", "/weighting", "/siamese_positives", "/epochs/siamese", "/lr/siamese"]),
     ("initialised", &["/init", "/epochs/classifier", "/lr/classifier", "/kmeans_restarts"]),
-    ("trained", &["/epochs/dgg", "/lr/dgg", "/dgg_batch_size"]),
+    ("trained", &["/epochs/dgg", "/lr/dgg", "/dgg_batch_size", "/keep_best"]),
 ];
 
 /// Options added after checkpoint folders were first written: mixed in only when they differ from

@@ -116,6 +116,11 @@ pub struct Config {
     #[serde(default)]
     pub dgg_batch_size: Option<usize>,
     pub lr: LearningRates,
+    /// End the DGG phase at its epoch whose partition has the highest modularity on the graph (the
+    /// start included), rather than at its last. Absent from model files saved before it existed,
+    /// which ended at their last epoch.
+    #[serde(default)]
+    pub keep_best: bool,
     pub weight_decay: f64,
     pub kmeans_restarts: usize,
     pub seed: u64,
@@ -131,7 +136,7 @@ impl Default for Config {
             likelihood: None,
             scale: ScaleMode::Auto,
             graph: GraphSource::Euclidean,
-            neighbours: 20,
+            neighbours: 10,
             weighting: Weighting::Uniform,
             siamese_positives: SiamesePositives::Euclidean,
             classifier: ClassifierKind::Linear,
@@ -140,6 +145,7 @@ impl Default for Config {
             batch_size: 256,
             dgg_batch_size: None,
             lr: LearningRates { pretrain: 1e-3, vae: 5e-4, siamese: 5e-4, classifier: 2e-2, dgg: 5e-4 },
+            keep_best: true,
             weight_decay: 1e-4,
             kmeans_restarts: 10,
             seed: 42,

@@ -145,6 +145,17 @@ impl Networks {
     }
 
     /// Overwrites a parameter in place (initialisation from k-means, loading a checkpoint).
+    /// A copy of every parameter, to [`Networks::restore`] later.
+    pub fn snapshot(&self) -> Result<Vec<(String, Tensor)>> {
+        let data = self.varmap.data().lock().expect("varmap lock");
+        data.iter().map(|(k, v)| Ok((k.clone(), v.as_tensor().copy()?))).collect()
+    }
+
+    /// Sets every parameter of a [`Networks::snapshot`] back.
+    pub fn restore(&self, snapshot: &[(String, Tensor)]) -> Result<()> {
+        snapshot.iter().try_for_each(|(k, v)| self.set(k, v))
+    }
+
     pub fn set(&self, name: &str, value: &Tensor) -> Result<()> {
         let data = self.varmap.data().lock().expect("varmap lock");
         let var = data.get(name).ok_or_else(|| candle_core::Error::Msg(format!("no parameter named {name}")))?;

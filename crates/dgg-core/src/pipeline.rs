@@ -35,6 +35,8 @@ pub struct FitOutput {
     pub graph: Option<Graph>,
     pub device: String,
     pub device_reason: String,
+    /// What the fit noticed and repaired or could not repair (for example clusters left empty).
+    pub warnings: Vec<String>,
 }
 
 struct Clock(Vec<(String, f64)>, Instant);
@@ -86,11 +88,13 @@ pub fn fit_resumable(data: &[f32], n: usize, d: usize, cfg: &Config, graph: Opti
     };
     let nets = Networks::new(&shape, &mut rng, DType::F32, &device)?;
     let mut history = Vec::new();
+    let mut warnings: Vec<String> = Vec::new();
     let mut clock = Clock(Vec::new(), Instant::now());
+    let batch_size = cfg.batch_size;
     let phase = |name: &'static str, epochs: usize, lr: f64| Phase {
         name,
         epochs,
-        batch_size: cfg.batch_size,
+        batch_size,
         lr,
         lr_step: 0,
         lr_gamma: 1.0,
@@ -116,6 +120,14 @@ pub fn fit_resumable(data: &[f32], n: usize, d: usize, cfg: &Config, graph: Opti
     if !resume("pretrained", &mut rng, &mut history)? {
         pretrain::layerwise(&nets, likelihood, &x, &phase("layerwise", e.layerwise, cfg.lr.pretrain), &mut rng, ctl, &mut history)?;
         pretrain::autoencoder(&nets, likelihood, &x, &phase("pretrain", e.pretrain, cfg.lr.pretrain), &mut rng, ctl, &mut history)?;
+        // Greedy layer-wise training can leave every ReLU of a layer off for every input (seen on
+        // 400 faces of 4096 pixels): the encoder then maps all rows to one point and no gradient
+        // reaches it again. Start again from fresh weights, end to end only.
+        if e.layerwise > 0 && pretrain::latent_spread(&map_batched(&x, 8192, |b| nets.encoder.mean(b))?)? < pretrain::MIN_LATENT_SPREAD {
+            warnings.push("the layer-wise pretraining left the encoder dead (one latent point for every row); it was retrained end to end from fresh weights".into());
+            nets.restore(&Networks::new(&shape, &mut rng, DType::F32, &device)?.snapshot()?)?;
+            pretrain::autoencoder(&nets, likelihood, &x, &phase("pretrain", e.pretrain, cfg.lr.pretrain), &mut rng, ctl, &mut history)?;
+        }
         pretrain::vae(&nets, likelihood, &x, &phase("vae", e.vae, cfg.lr.vae), &mut rng, ctl, &mut history)?;
         if e.vae == 0 {
             let mu = map_batched(&x, 8192, |b| nets.encoder.mean(b))?;
@@ -155,9 +167,13 @@ pub fn fit_resumable(data: &[f32], n: usize, d: usize, cfg: &Config, graph: Opti
             // fixed means); align then reshapes the latent space for the rest. Started from a
             // random f2, align's few steps on small data can leave whole clusters unlearnt.
             pretrain::classifier(&nets, &mu, &pseudo, &phase("classifier", e.classifier, cfg.lr.classifier), &mut rng, ctl, &mut history)?;
-            pretrain::align(&nets, likelihood, &x, &pseudo, &phase("align", e.classifier, cfg.lr.pretrain), &mut rng, ctl, &mut history)?;
+            let align_epochs = e.classifier.min(ALIGN_MAX_STEPS.div_ceil(n.div_ceil(batch_size)).max(1));
+            pretrain::align(&nets, likelihood, &x, &pseudo, &phase("align", align_epochs, cfg.lr.pretrain), &mut rng, ctl, &mut history)?;
             mu = map_batched(&x, 8192, |b| nets.encoder.mean(b))?;
             pretrain::init_mixture(&nets, &mu, &pseudo)?;
+            // The classifier once more on the aligned means (cheap: f2 alone), so that DGG starts
+            // from the partition align taught rather than from where align's last steps left f2.
+            pretrain::classifier(&nets, &mu, &pseudo, &phase("classifier", e.classifier, cfg.lr.classifier), &mut rng, ctl, &mut history)?;
         } else {
             pretrain::init_mixture(&nets, &mu, &pseudo)?;
             pretrain::classifier(&nets, &mu, &pseudo, &phase("classifier", e.classifier, cfg.lr.classifier), &mut rng, ctl, &mut history)?;
@@ -175,10 +191,13 @@ pub fn fit_resumable(data: &[f32], n: usize, d: usize, cfg: &Config, graph: Opti
     let (targets, s) = graph_targets(&scaled, d, &reverse);
     let targets = Tensor::from_vec(targets, (n, d), &device)?;
     let s = Tensor::from_vec(s, (n, 1), &device)?;
-    let dgg_phase = Phase { lr_step: 10, lr_gamma: 0.9, batch_size: cfg.dgg_batch_size.unwrap_or(cfg.batch_size), ..phase("dgg", e.dgg, cfg.lr.dgg) };
+    let dgg_phase = Phase { lr_step: 10, lr_gamma: 0.9, batch_size: cfg.dgg_batch_size.unwrap_or(batch_size), ..phase("dgg", e.dgg, cfg.lr.dgg) };
     let data = DggData { x: &x, targets: &targets, s: &s, graph: &train_graph, reverse: &reverse };
     if !resume("trained", &mut rng, &mut history)? {
-        train_dgg(&nets, likelihood, &data, &mut gamma, &dgg_phase, &mut rng, ctl, &mut history)?;
+        let kept = train_dgg(&nets, likelihood, &data, &mut gamma, &dgg_phase, cfg.keep_best, &mut rng, ctl, &mut history)?;
+        if cfg.keep_best && kept < e.dgg {
+            warnings.push(format!("the DGG phase kept epoch {kept} of {}: its partition followed the graph best (modularity)", e.dgg));
+        }
         save("trained", &rng, &history)?;
     }
     clock.lap("dgg");
@@ -186,6 +205,12 @@ pub fn fit_resumable(data: &[f32], n: usize, d: usize, cfg: &Config, graph: Opti
     mu = map_batched(&x, 8192, |b| nets.encoder.mean(b))?;
     let proba = proba_of(&nets, &mu)?;
     let labels = argmax_rows(&proba, k);
+    let mut sizes = vec![0usize; k];
+    labels.iter().for_each(|&l| sizes[l as usize] += 1);
+    let used = sizes.iter().filter(|&&c| c > 0).count();
+    if used < k {
+        warnings.push(format!("{} of the {k} clusters are empty: the data may hold fewer groups than nClusters, or the fit may need more epochs", k - used));
+    }
     let embedding = mu.flatten_all()?.to_vec1::<f32>()?;
     let model = Model { config: cfg.clone(), shape, scaler, likelihood, nets, device: device.clone() };
     Ok(FitOutput {
@@ -198,6 +223,7 @@ pub fn fit_resumable(data: &[f32], n: usize, d: usize, cfg: &Config, graph: Opti
         graph,
         device: device::name(&device),
         device_reason,
+        warnings,
     })
 }
 
@@ -235,6 +261,11 @@ fn make_graph(scaled: &[f32], n: usize, d: usize, cfg: &Config, pretrained: Opti
         }
     })
 }
+
+/// The most optimiser steps of `align` (it runs `epochs.classifier` epochs, or fewer when those
+/// would take more steps): align trains the whole autoencoder, and on large data 40 epochs of it
+/// cost more than the pretraining while the cross-entropy has long converged.
+pub const ALIGN_MAX_STEPS: usize = 1500;
 
 /// How deep `SiamesePositives::Agreed` looks in both neighbour lists.
 const AGREED_DEPTH: usize = 20;

@@ -117,7 +117,10 @@ pub fn vae(nets: &Networks, likelihood: Likelihood, x: &Tensor, phase: &Phase, r
 /// whatever scale pretraining happened to produce. Returns the rescaled means.
 pub fn normalize_latent(nets: &Networks, mu: &Tensor) -> Result<Tensor> {
     let centre = mu.mean_keepdim(0)?; // 1 x M
-    let s = mu.var_keepdim(0)?.mean_all()?.to_dtype(DType::F64)?.to_scalar::<f64>()?.sqrt().max(1e-12);
+    let s = latent_spread(mu)?;
+    // A latent space that barely varies (an autoencoder that learnt little) is left unscaled:
+    // dividing by a tiny spread would blow the encoder's weights up by as much.
+    let s = if s.is_finite() && s > MIN_LATENT_SPREAD { s } else { 1.0 };
     let w = nets.encoder.mu.weight();
     let b = nets.encoder.mu.bias().expect("bias");
     nets.set("encoder.mu.weight", &w.affine(1.0 / s, 0.0)?)?;
@@ -129,6 +132,15 @@ pub fn normalize_latent(nets: &Networks, mu: &Tensor) -> Result<Tensor> {
     nets.set("decoder.l0.weight", &w1.affine(s, 0.0)?)?;
     Ok(mu.broadcast_sub(&centre)?.affine(1.0 / s, 0.0)?)
 }
+
+/// The root mean variance of the latent means (N x M) over the rows.
+pub fn latent_spread(mu: &Tensor) -> Result<f64> {
+    Ok(mu.var_keepdim(0)?.mean_all()?.to_dtype(DType::F64)?.to_scalar::<f64>()?.sqrt())
+}
+
+/// Below this standard deviation of the latent means, [`normalize_latent`] does not rescale and
+/// the pipeline counts the encoder as dead.
+pub const MIN_LATENT_SPREAD: f64 = 1e-3;
 
 /// Sets the log-variance head to a small constant variance when no VAE phase trained it:
 /// sigma~^2 = 1% of the latent variance, so the first DGG samples stay near the means.
@@ -193,16 +205,28 @@ pub fn classifier(nets: &Networks, mu: &Tensor, labels: &[u32], phase: &Phase, r
 #[allow(clippy::too_many_arguments)] // one argument per piece of a training phase, as in the other phases
 pub fn align(nets: &Networks, likelihood: Likelihood, x: &Tensor, labels: &[u32], phase: &Phase, rng: &mut ChaCha8Rng, ctl: &Control, history: &mut Vec<EpochRecord>) -> Result<()> {
     let targets = Tensor::from_slice(labels, labels.len(), x.device())?;
+    let weight = align_weight(x.dim(1)?);
     let mut vars = vars_with_prefix(&nets.varmap, &["decoder.", "classifier."]);
     vars.extend(vars_with_prefix(&nets.varmap, &["encoder."]).into_iter().filter(|v| !is_logvar(nets, v)));
     run_phase(phase, x.dim(0)?, vars, rng, ctl, history, |idx, _| {
         let it = index_tensor(idx, x.device())?;
         let xb = x.index_select(&it, 0)?;
         let yb = targets.index_select(&it, 0)?;
-        let (total, ce, grads) = crate::step::autoencoder_step(nets, likelihood, &xb, Some((&yb, ALIGN_WEIGHT)))?;
+        let (total, ce, grads) = crate::step::autoencoder_step(nets, likelihood, &xb, Some((&yb, weight)))?;
         Ok(StepLoss { total: Tensor::new(total, x.device())?, terms: vec![("cross_entropy", ce)], grads: Some(grads) })
     })
 }
 
-/// Weight of the cross-entropy against the reconstruction (nats per point) in `align`.
+/// Weight of the cross-entropy against the reconstruction (nats per point) in `align`, for data of
+/// up to [`ALIGN_REFERENCE_DIM`] features.
 pub const ALIGN_WEIGHT: f64 = 10.0;
+
+/// The input size at which [`ALIGN_WEIGHT`] was chosen (MNIST's 784).
+pub const ALIGN_REFERENCE_DIM: usize = 784;
+
+/// The cross-entropy weight of `align` for `d` input features. The reconstruction is a sum over the
+/// features, so its pull on the encoder grows with `d`; the weight grows with it above MNIST's 784,
+/// or the cross-entropy of 4096-pixel faces stays at chance (olivetti: 3.6 nats against ln 40 = 3.7).
+pub fn align_weight(d: usize) -> f64 {
+    ALIGN_WEIGHT * (d as f64 / ALIGN_REFERENCE_DIM as f64).max(1.0)
+}

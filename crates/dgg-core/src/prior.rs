@@ -25,7 +25,7 @@ use rayon::prelude::*;
 pub const PI_FLOOR: f32 = 1e-10;
 
 /// The latest gamma of every point, N x K, refreshed after each step for the points of the batch.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct GammaTable {
     pub k: usize,
     pub values: Vec<f32>,

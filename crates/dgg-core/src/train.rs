@@ -61,7 +61,23 @@ pub fn run_phase(
     rng: &mut ChaCha8Rng,
     ctl: &Control,
     history: &mut Vec<EpochRecord>,
+    step: impl FnMut(&[u32], &mut ChaCha8Rng) -> Result<StepLoss>,
+) -> Result<()> {
+    run_phase_with(phase, n, vars, rng, ctl, history, step, |_, _| Ok(Vec::new()))
+}
+
+/// [`run_phase`] with `after_epoch(epoch, rng)` called at the end of each epoch (1-based); the
+/// terms it returns join that epoch's record in `history`.
+#[allow(clippy::too_many_arguments)] // run_phase's arguments and the epoch hook
+pub fn run_phase_with(
+    phase: &Phase,
+    n: usize,
+    vars: Vec<Var>,
+    rng: &mut ChaCha8Rng,
+    ctl: &Control,
+    history: &mut Vec<EpochRecord>,
     mut step: impl FnMut(&[u32], &mut ChaCha8Rng) -> Result<StepLoss>,
+    mut after_epoch: impl FnMut(usize, &mut ChaCha8Rng) -> Result<Vec<(&'static str, f64)>>,
 ) -> Result<()> {
     if phase.epochs == 0 || vars.is_empty() {
         return Ok(());
@@ -98,12 +114,9 @@ pub fn run_phase(
             let now: Vec<(&str, f64)> = std::iter::once(("loss", total)).chain(loss.terms.iter().copied()).collect();
             ctl.report(&Progress { phase: phase.name, epoch: epoch + 1, epochs: phase.epochs, batch: b + 1, batches, losses: &now });
         }
-        history.push(EpochRecord {
-            phase: phase.name.to_string(),
-            epoch: epoch + 1,
-            losses: sums.iter().map(|(k, v)| (k.to_string(), v / batches as f64)).collect(),
-            seconds: started.elapsed().as_secs_f64(),
-        });
+        let mut losses: Vec<(String, f64)> = sums.iter().map(|(k, v)| (k.to_string(), v / batches as f64)).collect();
+        losses.extend(after_epoch(epoch + 1, rng)?.into_iter().map(|(k, v)| (k.to_string(), v)));
+        history.push(EpochRecord { phase: phase.name.to_string(), epoch: epoch + 1, losses, seconds: started.elapsed().as_secs_f64() });
     }
     Ok(())
 }
@@ -132,6 +145,13 @@ pub struct DggData<'a> {
 
 /// The DGG phase: maximise J over the encoder, decoder, classifier and mixture, updating pi in closed
 /// form (through the gamma table) after every step.
+///
+/// After each epoch the partition argmax(gamma) is scored by its modularity on the training graph
+/// (a label-free measure of how well the clusters follow the graph; reported in `history` as
+/// `modularity`). With `keep_best`, the networks end at the best-scoring epoch, the start included:
+/// on small data DGG can drift from a good start, and this keeps it from ending worse than it began
+/// by its own measure. Epochs that leave fewer clusters in use than the start are never kept.
+/// Returns the epoch kept (0: the start).
 #[allow(clippy::too_many_arguments)] // one argument per piece of a training phase
 pub fn train_dgg(
     nets: &Networks,
@@ -139,23 +159,65 @@ pub fn train_dgg(
     data: &DggData,
     gamma: &mut GammaTable,
     phase: &Phase,
+    keep_best: bool,
     rng: &mut ChaCha8Rng,
     ctl: &Control,
     history: &mut Vec<EpochRecord>,
-) -> Result<()> {
+) -> Result<usize> {
     let device = data.x.device().clone();
     let (n, m) = (data.graph.n, nets.means.dim(1)?);
     let k = gamma.k;
     let vars = vars_with_prefix(&nets.varmap, &["encoder.", "decoder.", "classifier.", "gmm."]);
-    run_phase(phase, n, vars, rng, ctl, history, |idx, rng| {
-        let it = index_tensor(idx, &device)?;
-        let prior = prior_rows(idx, data.graph, data.reverse, gamma);
-        let prior = Tensor::from_vec(prior, (idx.len(), k), &device)?.to_dtype(data.x.dtype())?;
-        let eps = normal(rng, idx.len(), m, &device)?.to_dtype(data.x.dtype())?;
-        let (x, targets, s) = (data.x.index_select(&it, 0)?, data.targets.index_select(&it, 0)?, data.s.index_select(&it, 0)?);
-        let out = dgg_step(nets, likelihood, &Batch { x: &x, targets: &targets, s: &s, prior: &prior, eps: &eps })?;
-        let g = out.gamma.to_dtype(candle_core::DType::F32)?.flatten_all()?.to_vec1::<f32>()?;
-        gamma.set_rows(idx, &g);
-        Ok(StepLoss { total: Tensor::new(out.total, &device)?, terms: out.terms.to_vec(), grads: Some(out.grads) })
-    })
+    // (modularity, clusters in use) of argmax(gamma).
+    let score = |g: &GammaTable| -> Result<(f64, usize)> {
+        let labels = crate::model::argmax_rows(&g.values, k);
+        let mut used = vec![false; k];
+        labels.iter().for_each(|&l| used[l as usize] = true);
+        Ok((data.graph.modularity(&labels)?, used.iter().filter(|&&u| u).count()))
+    };
+    let start = score(gamma)?;
+    let best_cell = std::cell::RefCell::new((start.0, 0usize, keep_best.then(|| nets.snapshot()).transpose()?));
+    let table = std::cell::RefCell::new(std::mem::take(gamma));
+    run_phase_with(
+        phase,
+        n,
+        vars,
+        rng,
+        ctl,
+        history,
+        |idx, rng| {
+            let it = index_tensor(idx, &device)?;
+            let prior = prior_rows(idx, data.graph, data.reverse, &table.borrow());
+            let prior = Tensor::from_vec(prior, (idx.len(), k), &device)?.to_dtype(data.x.dtype())?;
+            let eps = normal(rng, idx.len(), m, &device)?.to_dtype(data.x.dtype())?;
+            let (x, targets, s) = (data.x.index_select(&it, 0)?, data.targets.index_select(&it, 0)?, data.s.index_select(&it, 0)?);
+            let out = dgg_step(nets, likelihood, &Batch { x: &x, targets: &targets, s: &s, prior: &prior, eps: &eps })?;
+            let g = out.gamma.to_dtype(candle_core::DType::F32)?.flatten_all()?.to_vec1::<f32>()?;
+            table.borrow_mut().set_rows(idx, &g);
+            Ok(StepLoss { total: Tensor::new(out.total, &device)?, terms: out.terms.to_vec(), grads: Some(out.grads) })
+        },
+        |epoch, _| {
+            let (q, used) = score(&table.borrow())?;
+            let mut b = best_cell.borrow_mut();
+            // An epoch that empties clusters the start used is never kept: merging clusters can
+            // raise modularity while it loses what was found.
+            if q > b.0 && used >= start.1 {
+                b.0 = q;
+                b.1 = epoch;
+                if keep_best {
+                    b.2 = Some(nets.snapshot()?);
+                }
+            }
+            Ok(vec![("modularity", q)])
+        },
+    )?;
+    *gamma = table.into_inner();
+    let best = best_cell.into_inner();
+    let kept = best.1;
+    if let (true, Some(snap)) = (keep_best, &best.2) {
+        if kept != phase.epochs {
+            nets.restore(snap)?;
+        }
+    }
+    Ok(if keep_best { kept } else { phase.epochs })
 }

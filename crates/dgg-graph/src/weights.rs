@@ -228,6 +228,34 @@ impl Graph {
     pub fn purity(&self, labels: &[u32]) -> Result<f64> {
         purity(&self.indices, self.n, self.k, labels)
     }
+
+    /// Newman's modularity of a partition on the symmetrised graph A = (W + W^T) / 2:
+    /// Q = sum_c [ w_cc / w - (vol_c / w)^2 ], with w the total weight, w_cc the weight of the
+    /// edges inside cluster c and vol_c the summed degree of its points. It reads no labels but the
+    /// partition's own: 0 for a single cluster, higher when the clusters cut fewer edges than chance.
+    pub fn modularity(&self, partition: &[u32]) -> Result<f64> {
+        if partition.len() != self.n {
+            return Err(GraphError::shape("partition", self.n, partition.len()));
+        }
+        let k = partition.iter().map(|&c| c as usize + 1).max().unwrap_or(0);
+        let mut vol = vec![0f64; k];
+        let (mut inside, mut total) = (0f64, 0f64);
+        for (p, (&j, &w)) in self.indices.iter().zip(&self.weights).enumerate() {
+            let (ci, cj) = (partition[p / self.k], partition[j as usize]);
+            let w = w as f64;
+            total += w;
+            if ci == cj {
+                inside += w;
+            }
+            // Each directed edge gives half its weight to both ends' degrees in A.
+            vol[ci as usize] += 0.5 * w;
+            vol[cj as usize] += 0.5 * w;
+        }
+        if total <= 0.0 {
+            return Ok(0.0);
+        }
+        Ok(inside / total - vol.iter().map(|v| (v / total).powi(2)).sum::<f64>())
+    }
 }
 
 /// [`Graph::purity`] on bare lists, for [`Neighbours`] too.

@@ -185,3 +185,42 @@ fn purity_counts_matching_labels() {
     assert_eq!(tiny().purity(&[0, 0, 1, 1]).unwrap(), 3.0 / 8.0);
     assert!(g.purity(&[0, 0, 1]).is_err());
 }
+
+/// Modularity from its definition on the dense symmetrised matrix, in float64.
+fn dense_modularity(g: &Graph, part: &[u32]) -> f64 {
+    let n = g.n;
+    let mut a = vec![0f64; n * n];
+    for i in 0..n {
+        for (&j, &w) in g.row(i).iter().zip(g.row_weights(i)) {
+            a[i * n + j as usize] += 0.5 * w as f64;
+            a[j as usize * n + i] += 0.5 * w as f64;
+        }
+    }
+    let two_m: f64 = a.iter().sum();
+    let deg: Vec<f64> = (0..n).map(|i| a[i * n..(i + 1) * n].iter().sum()).collect();
+    let mut q = 0.0;
+    for i in 0..n {
+        for j in 0..n {
+            if part[i] == part[j] {
+                q += a[i * n + j] - deg[i] * deg[j] / two_m;
+            }
+        }
+    }
+    q / two_m
+}
+
+#[test]
+fn modularity_matches_the_dense_definition() {
+    // Two triangles joined by one edge, as a 2-NN graph with unequal weights.
+    let g = Graph::from_parts(6, 2, vec![1, 2, 0, 2, 0, 3, 2, 4, 3, 5, 3, 4], vec![0.5, 0.5, 0.7, 0.3, 0.4, 0.6, 0.1, 0.9, 0.5, 0.5, 0.2, 0.8]).unwrap();
+    for part in [vec![0, 0, 0, 1, 1, 1], vec![0, 1, 0, 1, 0, 1], vec![0, 0, 0, 0, 0, 0], vec![2, 2, 0, 1, 1, 1]] {
+        let got = g.modularity(&part).unwrap();
+        let want = dense_modularity(&g, &part);
+        assert!((got - want).abs() < 1e-9, "{part:?}: {got} vs {want}");
+    }
+    // One cluster scores 0; the split along the bridge beats an alternating one.
+    assert!(g.modularity(&[0; 6]).unwrap().abs() < 1e-12);
+    assert!(g.modularity(&[0, 0, 0, 1, 1, 1]).unwrap() > 0.3);
+    assert!(g.modularity(&[0, 1, 0, 1, 0, 1]).unwrap() < 0.0);
+    assert!(g.modularity(&[0, 1]).is_err());
+}

@@ -80,6 +80,7 @@ pub struct NativeFitResult {
     pub graph: Option<NativeGraph>,
     pub device: String,
     pub device_reason: String,
+    pub warnings: Vec<String>,
 }
 
 /// Trains a model on `data` (rows x cols, row-major). `on_progress` is a weak callback: it does
@@ -129,6 +130,7 @@ pub fn fit(
             graph: out.graph.map(NativeGraph::from_graph),
             device: out.device,
             device_reason: out.device_reason,
+            warnings: out.warnings,
             model: NativeModel::new(out.model),
         })
     })))
