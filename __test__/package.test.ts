@@ -48,6 +48,7 @@ describe('the CLI from the npm pack tarball', () => {
     expect(result.n).toBe(1797);
     expect(result.d).toBe(64);
     for (const key of ['acc', 'nmi', 'ari', 'seconds']) expect(typeof result[key]).toBe('number');
+    expect(Array.isArray(result.warnings)).toBe(true);
     // Regression floor for the default fit on digits (see BENCHMARKS.md for the current figures).
     expect(result.acc).toBeGreaterThan(0.8);
     expect(Date.now() - started).toBeLessThan(300_000);

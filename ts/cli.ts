@@ -614,6 +614,7 @@ async function runFit(cmd: FitCommand, io: CliIO): Promise<number> {
       seconds: round(seconds, 3),
       device: result.device,
       phases: Object.fromEntries(Object.entries(result.timings).map(([p, s]) => [p, round(s, 3)])),
+      warnings: result.warnings,
       ...written,
     };
     io.stdout.write(`${JSON.stringify(out)}\n`);
@@ -625,6 +626,7 @@ async function runFit(cmd: FitCommand, io: CliIO): Promise<number> {
   const phases = Object.entries(result.timings);
   if (phases.length > 0) lines.push(`  phases: ${phases.map(([p, s]) => `${p} ${s.toFixed(1)} s`).join(', ')}`);
   if (metrics) lines.push(metricsLine(metrics));
+  for (const w of result.warnings) lines.push(`  note: ${w}`);
   for (const [what, p] of Object.entries(written)) lines.push(`wrote ${what === 'out' ? 'labels' : what}: ${p}`);
   io.stdout.write(`${lines.join('\n')}\n`);
   return 0;
