@@ -85,6 +85,9 @@ describe('DGG.fit', () => {
     expect(last.batch).toBe(last.batches);
     expect(Number.isFinite(last.losses.loss)).toBe(true);
     expect(last.etaSeconds).toBe(0);
+    // The loss terms come in the engine's order, the same in every event of a phase.
+    const dgg = events.filter((e) => e.phase === 'dgg').map((e) => Object.keys(e.losses).join(','));
+    expect(new Set(dgg)).toEqual(new Set(['loss,recon,gmm,entropy,prior']));
   });
 
   it('should train the DGG phase alone with dggBatchSize, and keep it through save and load', async () => {

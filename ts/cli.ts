@@ -139,7 +139,7 @@ Options:
       --proba FILE           write cluster probabilities
       --model FILE           save the fitted model
       --device auto|cpu|cuda compute device (default auto)
-      --graph siamese|euclidean|none
+      --graph siamese|euclidean|latent|none
                              neighbour graph (default euclidean)
       --epochs N             epochs of the main DGG phase
       --seed N               random seed

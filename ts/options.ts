@@ -25,7 +25,7 @@ export const DEFAULTS = deepFreeze({
   hidden: [500, 500, 2000],
   likelihood: 'auto' as 'bernoulli' | 'gaussian' | 'auto',
   scale: 'auto' as 'auto' | 'none' | 'max' | 'standardize',
-  graph: 'euclidean' as 'siamese' | 'euclidean' | 'none',
+  graph: 'euclidean' as 'siamese' | 'euclidean' | 'latent' | 'none',
   neighbours: 10,
   weighting: 'uniform' as 'uniform' | 'gaussian',
   siamesePositives: 'euclidean' as 'euclidean' | 'agreed',
@@ -116,8 +116,11 @@ export const fitOptionsSchema = z.strictObject(
     likelihood: oneOf(['bernoulli', 'gaussian', 'auto']).default(DEFAULTS.likelihood),
     /** Input scaling: `auto` = none when already in [0, 1], `max` when all >= 0, else `standardize`. */
     scale: oneOf(['auto', 'none', 'max', 'standardize']).default(DEFAULTS.scale),
-    /** Neighbour graph: learned Siamese distance, raw Euclidean distance, or none (plain VaDE). */
-    graph: oneOf(['siamese', 'euclidean', 'none']).default(DEFAULTS.graph),
+    /**
+     * Neighbour graph: learned Siamese distance, raw Euclidean distance, `latent` (the data's
+     * nearest neighbours that the pretrained latent space confirms; `fit` only), or none (plain VaDE).
+     */
+    graph: oneOf(['siamese', 'euclidean', 'latent', 'none']).default(DEFAULTS.graph),
     /** Neighbours per point in the graph (J). */
     neighbours: intIn(1, 256).default(DEFAULTS.neighbours),
     /** Graph weights w_ij: uniform, or a Gaussian kernel of the distance. */

@@ -16,6 +16,8 @@ pub enum Likelihood {
 pub enum GraphSource {
     Siamese,
     Euclidean,
+    /// The data's nearest neighbours that are also near in the pretrained latent space.
+    Latent,
     None,
 }
 

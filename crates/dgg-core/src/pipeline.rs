@@ -118,6 +118,7 @@ pub fn fit_resumable(data: &[f32], n: usize, d: usize, cfg: &Config, graph: Opti
     // 1. Pretraining.
     let e = &cfg.epochs;
     if !resume("pretrained", &mut rng, &mut history)? {
+        pretrain::centre_encoder(&nets, &x)?;
         pretrain::layerwise(&nets, likelihood, &x, &phase("layerwise", e.layerwise, cfg.lr.pretrain), &mut rng, ctl, &mut history)?;
         pretrain::autoencoder(&nets, likelihood, &x, &phase("pretrain", e.pretrain, cfg.lr.pretrain), &mut rng, ctl, &mut history)?;
         // Greedy layer-wise training can leave every ReLU of a layer off for every input (seen on
@@ -126,6 +127,7 @@ pub fn fit_resumable(data: &[f32], n: usize, d: usize, cfg: &Config, graph: Opti
         if e.layerwise > 0 && pretrain::latent_spread(&map_batched(&x, 8192, |b| nets.encoder.mean(b))?)? < pretrain::MIN_LATENT_SPREAD {
             warnings.push("the layer-wise pretraining left the encoder dead (one latent point for every row); it was retrained end to end from fresh weights".into());
             nets.restore(&Networks::new(&shape, &mut rng, DType::F32, &device)?.snapshot()?)?;
+            pretrain::centre_encoder(&nets, &x)?;
             pretrain::autoencoder(&nets, likelihood, &x, &phase("pretrain", e.pretrain, cfg.lr.pretrain), &mut rng, ctl, &mut history)?;
         }
         pretrain::vae(&nets, likelihood, &x, &phase("vae", e.vae, cfg.lr.vae), &mut rng, ctl, &mut history)?;
@@ -167,7 +169,7 @@ pub fn fit_resumable(data: &[f32], n: usize, d: usize, cfg: &Config, graph: Opti
             // fixed means); align then reshapes the latent space for the rest. Started from a
             // random f2, align's few steps on small data can leave whole clusters unlearnt.
             pretrain::classifier(&nets, &mu, &pseudo, &phase("classifier", e.classifier, cfg.lr.classifier), &mut rng, ctl, &mut history)?;
-            let align_epochs = e.classifier.min(ALIGN_MAX_STEPS.div_ceil(n.div_ceil(batch_size)).max(1));
+            let align_epochs = align_epochs(e.classifier, n.div_ceil(batch_size));
             pretrain::align(&nets, likelihood, &x, &pseudo, &phase("align", align_epochs, cfg.lr.pretrain), &mut rng, ctl, &mut history)?;
             mu = map_batched(&x, 8192, |b| nets.encoder.mean(b))?;
             pretrain::init_mixture(&nets, &mu, &pseudo)?;
@@ -234,6 +236,17 @@ fn make_graph(scaled: &[f32], n: usize, d: usize, cfg: &Config, pretrained: Opti
     Ok(match cfg.graph {
         GraphSource::None => None,
         GraphSource::Euclidean => Some(build_graph(scaled, n, d, cfg)?),
+        GraphSource::Latent => {
+            let (_, latent) = pretrained.ok_or_else(|| DggError::option("graph", "'latent' needs the pretrained encoder of fit(); build 'euclidean' or 'siamese' graphs on their own"))?;
+            let latent = latent.flatten_all()?.to_vec1::<f32>()?;
+            // Each point's 2J nearest in the data, kept where they are also among its 2J nearest
+            // in the latent space, filled up with its nearest in the data (see agreed_neighbours).
+            let depth = (2 * cfg.neighbours).min(n - 1);
+            let raw = knn(scaled, n, d, depth, &KnnMethod::Auto)?;
+            let confirm = knn(&latent, n, cfg.latent_dim, depth, &KnnMethod::Auto)?;
+            let nb = dgg_graph::agreed_neighbours(&raw, &confirm, cfg.neighbours)?;
+            Some(Graph::from_neighbours(&nb, graph_weighting(cfg))?)
+        }
         GraphSource::Siamese => {
             let scfg = SiameseConfig {
                 hidden: cfg.hidden.clone(),
@@ -267,6 +280,21 @@ fn make_graph(scaled: &[f32], n: usize, d: usize, cfg: &Config, pretrained: Opti
 /// cost more than the pretraining while the cross-entropy has long converged.
 pub const ALIGN_MAX_STEPS: usize = 1500;
 
+/// The fewest optimiser steps of `align` when `epochs.classifier` is not zero: on a few hundred rows
+/// 40 epochs are 80 steps, too few for the network to learn the start (olivetti's cross-entropy
+/// stayed above 2 nats).
+pub const ALIGN_MIN_STEPS: usize = 400;
+
+/// Epochs of `align`: `epochs` (the classifier's count), stretched to [`ALIGN_MIN_STEPS`] and cut to
+/// [`ALIGN_MAX_STEPS`] optimiser steps; 0 stays 0.
+pub fn align_epochs(epochs: usize, batches_per_epoch: usize) -> usize {
+    if epochs == 0 {
+        return 0;
+    }
+    let b = batches_per_epoch.max(1);
+    epochs.max(ALIGN_MIN_STEPS.div_ceil(b)).min(ALIGN_MAX_STEPS.div_ceil(b)).max(1)
+}
+
 /// How deep `SiamesePositives::Agreed` looks in both neighbour lists.
 const AGREED_DEPTH: usize = 20;
 
@@ -299,11 +327,14 @@ fn proba_of(nets: &Networks, mu: &Tensor) -> Result<Vec<f32>> {
 /// The kNN graph of `points` with the configured weighting.
 pub fn build_graph(points: &[f32], n: usize, d: usize, cfg: &Config) -> Result<Graph> {
     let nbrs = knn(points, n, d, cfg.neighbours, &KnnMethod::Auto)?;
-    let weighting = match cfg.weighting {
+    Ok(Graph::from_neighbours(&nbrs, graph_weighting(cfg))?)
+}
+
+fn graph_weighting(cfg: &Config) -> dgg_graph::Weighting {
+    match cfg.weighting {
         Weighting::Uniform => dgg_graph::Weighting::Uniform,
         Weighting::Gaussian => dgg_graph::Weighting::Gaussian { rank: cfg.neighbours.min(10) },
-    };
-    Ok(Graph::from_neighbours(&nbrs, weighting)?)
+    }
 }
 
 /// The encoder's trunk and mean head under the Siamese network's names (`l0.weight`, `mu.bias`, ...).

@@ -192,6 +192,12 @@ const RESIDUAL_TOLERANCE: f64 = 1e-5;
 /// products with the operator. Each returned column is an eigenvector estimate (not just a basis
 /// of the leading subspace), so the result does not depend on the random start once converged.
 pub fn spectral_embedding(graph: &Graph, dims: usize, applications: usize, seed: u64) -> Vec<f32> {
+    spectral_eigen(graph, dims, applications, seed).0
+}
+
+/// [`spectral_embedding`] with the Ritz values of the whole block (largest first; `2 dims + 5` of
+/// them, or N), the eigenvalue estimates of the regularised normalised affinity.
+pub fn spectral_eigen(graph: &Graph, dims: usize, applications: usize, seed: u64) -> (Vec<f32>, Vec<f64>) {
     let n = graph.n;
     let reverse = graph.reverse();
     let mut degree = vec![0.5f32; n]; // outgoing weights sum to 1, halved
@@ -212,7 +218,7 @@ pub fn spectral_embedding(graph: &Graph, dims: usize, applications: usize, seed:
         .collect();
     orthonormalise(&mut x, b);
     let mut used = 0;
-    loop {
+    let values = loop {
         // Ritz pairs of the current block, with y = S x rotated alongside x.
         let mut y = op(&x, b);
         used += 1;
@@ -229,7 +235,7 @@ pub fn spectral_embedding(graph: &Graph, dims: usize, applications: usize, seed:
             })
             .fold(0.0, f64::max);
         if residual < RESIDUAL_TOLERANCE || used + FILTER_DEGREE > applications || b == n {
-            break;
+            break theta;
         }
         // Damp [-1, cut] (cut: the block's smallest Ritz value) by the Chebyshev polynomial
         // mapped onto it; the wanted eigenvalues, above cut, grow with the degree.
@@ -257,10 +263,8 @@ pub fn spectral_embedding(graph: &Graph, dims: usize, applications: usize, seed:
         }
         x = current;
         orthonormalise(&mut x, b);
-    }
-    x.chunks_exact(b)
-        .flat_map(|row| row[..dims].to_vec())
-        .collect()
+    };
+    (x.chunks_exact(b).flat_map(|row| row[..dims].to_vec()).collect(), values)
 }
 
 /// How many eigenvectors spectral clustering into `k` clusters uses: `k + k / 3`.

@@ -47,3 +47,29 @@ fn many_small_clusters_in_high_dimension_do_not_collapse() {
         assert!(out.warnings.iter().any(|w| w.contains("empty")), "{:?}", out.warnings);
     }
 }
+
+/// `centre_encoder` leaves every trunk unit with a mean pre-activation of zero over the data
+/// (checked in float64 from the weights it set), and splits the rows at each unit.
+#[test]
+fn centre_encoder_centres_every_unit() {
+    use candle_core::{DType, Device, Tensor};
+    use dgg_core::nn::{Networks, Shape};
+    let (n, d) = (300, 64);
+    let (x, _) = faces(3, n / 3, 8, 11);
+    let shape = Shape { input_dim: d, hidden: vec![40, 30], latent_dim: 4, n_clusters: 3, classifier_hidden: vec![] };
+    let nets = Networks::new(&shape, &mut ChaCha8Rng::seed_from_u64(1), DType::F32, &Device::Cpu).unwrap();
+    let xt = Tensor::from_slice(&x, (n, d), &Device::Cpu).unwrap();
+    dgg_core::pretrain::centre_encoder(&nets, &xt).unwrap();
+    let mut h = xt.to_dtype(DType::F64).unwrap();
+    for layer in &nets.encoder.trunk.layers {
+        let (w, b) = (layer.weight().to_dtype(DType::F64).unwrap(), layer.bias().unwrap().to_dtype(DType::F64).unwrap());
+        let pre = h.matmul(&w.t().unwrap()).unwrap().broadcast_add(&b).unwrap();
+        let means = pre.mean(0).unwrap().to_vec1::<f64>().unwrap();
+        let spread = pre.sqr().unwrap().mean_all().unwrap().to_scalar::<f64>().unwrap().sqrt();
+        assert!(means.iter().all(|m| m.abs() < 1e-4 * spread.max(1.0)), "unit means {means:?}");
+        // Every unit is on for some rows and off for others.
+        let on = pre.gt(0.0).unwrap().to_dtype(DType::F64).unwrap().mean(0).unwrap().to_vec1::<f64>().unwrap();
+        assert!(on.iter().all(|&f| f > 0.0 && f < 1.0), "fraction on per unit {on:?}");
+        h = pre.relu().unwrap();
+    }
+}

@@ -41,7 +41,7 @@ fn kmeans_separates_blobs() {
 #[test]
 fn fit_clusters_blobs_with_every_graph_source() {
     let (x, y) = common::blobs(40, 12, 2);
-    for g in [GraphSource::Euclidean, GraphSource::Siamese, GraphSource::None] {
+    for g in [GraphSource::Euclidean, GraphSource::Siamese, GraphSource::Latent, GraphSource::None] {
         let out = fit(&x, 120, 12, &small(g), None, &Control::none()).unwrap();
         let a = acc(&out.labels, &y);
         assert!(a > 0.95, "{g:?}: accuracy {a}");
@@ -49,6 +49,13 @@ fn fit_clusters_blobs_with_every_graph_source() {
     let agreed = Config { siamese_positives: dgg_core::config::SiamesePositives::Agreed, ..small(GraphSource::Siamese) };
     let out = fit(&x, 120, 12, &agreed, None, &Control::none()).unwrap();
     assert!(acc(&out.labels, &y) > 0.95, "agreed positives: accuracy {}", acc(&out.labels, &y));
+}
+
+#[test]
+fn a_latent_graph_needs_the_pretrained_encoder() {
+    let (x, _) = common::blobs(20, 6, 4);
+    let err = dgg_core::pipeline::graph_only(&x, 60, 6, &small(GraphSource::Latent), &Control::none()).unwrap_err();
+    assert!(err.to_string().contains("'latent' needs the pretrained encoder"), "{err}");
 }
 
 #[test]
@@ -218,4 +225,19 @@ fn the_dgg_batch_size_changes_the_trained_stage_only_away_from_the_default() {
     let (a, b) = (fp(&base), fp(&Config { dgg_batch_size: Some(4096), ..base.clone() }));
     assert_eq!(a[..3], b[..3], "pretraining, graph and initialisation do not read it");
     assert_ne!(a[3], b[3]);
+}
+
+#[test]
+fn align_runs_between_its_step_bounds() {
+    use dgg_core::pipeline::{align_epochs, ALIGN_MAX_STEPS, ALIGN_MIN_STEPS};
+    // 0 stays 0 (no classifier phase).
+    assert_eq!(align_epochs(0, 5), 0);
+    // 40 epochs of 2 batches are 80 steps: stretched to 400.
+    assert_eq!(align_epochs(40, 2), ALIGN_MIN_STEPS / 2);
+    // 40 epochs of 9 batches (360 steps): stretched to 45 epochs (405 steps).
+    assert_eq!(align_epochs(40, 9), 45);
+    // MNIST at batch 256: 274 batches, 40 epochs would be 10,960 steps; cut to 6 epochs.
+    assert_eq!(align_epochs(40, 274), ALIGN_MAX_STEPS.div_ceil(274));
+    // In between, the epochs asked for.
+    assert_eq!(align_epochs(40, 20), 40);
 }

@@ -8,7 +8,7 @@ use crate::options::NativeOptions;
 use napi::bindgen_prelude::*;
 use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
 use napi_derive::napi;
-use std::collections::HashMap;
+use indexmap::IndexMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
@@ -20,7 +20,7 @@ pub struct NativeProgress {
     pub epochs: u32,
     pub batch: u32,
     pub batches: u32,
-    pub losses: HashMap<String, f64>,
+    pub losses: IndexMap<String, f64>,
 }
 
 /// Set from JS (an AbortSignal's listener); the engine polls it every batch.
@@ -64,7 +64,7 @@ pub struct EpochLoss {
     pub phase: String,
     pub epoch: u32,
     pub seconds: f64,
-    pub losses: HashMap<String, f64>,
+    pub losses: IndexMap<String, f64>,
 }
 
 #[napi(object, object_from_js = false)]

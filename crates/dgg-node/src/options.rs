@@ -62,7 +62,7 @@ impl NativeOptions {
                 _ => Some(pick("likelihood", &self.likelihood, Likelihood::Bernoulli, &[("bernoulli", Likelihood::Bernoulli), ("gaussian", Likelihood::Gaussian)])?),
             },
             scale: pick("scale", &self.scale, d.scale, &[("auto", ScaleMode::Auto), ("none", ScaleMode::None), ("max", ScaleMode::Max), ("standardize", ScaleMode::Standardize)])?,
-            graph: pick("graph", &self.graph, d.graph, &[("siamese", GraphSource::Siamese), ("euclidean", GraphSource::Euclidean), ("none", GraphSource::None)])?,
+            graph: pick("graph", &self.graph, d.graph, &[("siamese", GraphSource::Siamese), ("euclidean", GraphSource::Euclidean), ("latent", GraphSource::Latent), ("none", GraphSource::None)])?,
             neighbours: u(self.neighbours, d.neighbours),
             weighting: pick("weighting", &self.weighting, d.weighting, &[("uniform", Weighting::Uniform), ("gaussian", Weighting::Gaussian)])?,
             siamese_positives: pick("siamesePositives", &self.siamese_positives, d.siamese_positives, &[("euclidean", SiamesePositives::Euclidean), ("agreed", SiamesePositives::Agreed)])?,
