@@ -4,7 +4,8 @@
 //! each element-wise op on one core; at the batch sizes DGG uses that costs more than the GEMMs.
 //! The networks here are plain MLPs and the loss terms have short closed-form derivatives, so the
 //! steps compute their gradients directly with candle ops (the same code on every device).
-//! tests/grad.rs checks every gradient against candle's autograd.
+//! tests/loss.rs (`explicit_gradients_match_autograd`, `autoencoder_gradients_match_autograd`) checks
+//! every gradient against candle's autograd.
 
 use crate::error::Result;
 use candle_core::{CpuStorage, DType, Layout, Shape, Tensor, D};

@@ -1,5 +1,5 @@
 //! One DGG training step with explicit gradients: the same J_p as `loss::per_point_loss` (the
-//! autograd reference, which tests/grad.rs compares this with), differentiated by hand.
+//! autograd reference, which tests/loss.rs compares this with), differentiated by hand.
 //!
 //! With loss = -(1/P) sum_p J_p and J_p = 1/2 [R_p + s_p (G_p + H_p + E_p) + Pr_p], write a = -1/(2P):
 //! - R (Bernoulli, logits l): dR/dl = t - s sigmoid(l); (Gaussian, means y): dR/dy = t - s y
