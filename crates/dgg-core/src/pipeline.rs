@@ -121,11 +121,13 @@ pub fn fit_resumable(data: &[f32], n: usize, d: usize, cfg: &Config, graph: Opti
         pretrain::centre_encoder(&nets, &x)?;
         pretrain::layerwise(&nets, likelihood, &x, &phase("layerwise", e.layerwise, cfg.lr.pretrain), &mut rng, ctl, &mut history)?;
         pretrain::autoencoder(&nets, likelihood, &x, &phase("pretrain", e.pretrain, cfg.lr.pretrain), &mut rng, ctl, &mut history)?;
-        // Greedy layer-wise training can leave every ReLU of a layer off for every input (seen on
-        // 400 faces of 4096 pixels): the encoder then maps all rows to one point and no gradient
-        // reaches it again. Start again from fresh weights, end to end only.
-        if e.layerwise > 0 && pretrain::latent_spread(&map_batched(&x, 8192, |b| nets.encoder.mean(b))?)? < pretrain::MIN_LATENT_SPREAD {
-            warnings.push("the layer-wise pretraining left the encoder dead (one latent point for every row); it was retrained end to end from fresh weights".into());
+        // Greedy layer-wise training can switch most ReLUs of a layer off for every input (seen on
+        // 400 faces of 4096 pixels): they pass no gradient again, and the encoder maps the rows to
+        // a few points. Start again from fresh weights, end to end only.
+        let dead = pretrain::dead_unit_share(&nets, &x)?;
+        let spread = pretrain::latent_spread(&map_batched(&x, 8192, |b| nets.encoder.mean(b))?)?;
+        if e.layerwise > 0 && (dead > pretrain::MAX_DEAD_SHARE || spread < pretrain::MIN_LATENT_SPREAD) {
+            warnings.push(format!("the layer-wise pretraining left {:.0}% of a layer's units dead; the autoencoder was retrained end to end from fresh weights", 100.0 * dead));
             nets.restore(&Networks::new(&shape, &mut rng, DType::F32, &device)?.snapshot()?)?;
             pretrain::centre_encoder(&nets, &x)?;
             pretrain::autoencoder(&nets, likelihood, &x, &phase("pretrain", e.pretrain, cfg.lr.pretrain), &mut rng, ctl, &mut history)?;
