@@ -58,7 +58,8 @@ export interface FitResult {
   /** The graph DGG trained with (absent for `graph: 'none'`). */
   graph?: Graph;
   /**
-   * What the fit noticed: an earlier DGG epoch kept (see `keepBest`), or clusters left empty.
+   * What the fit noticed: an earlier DGG epoch kept (see `keepBest`), an autoencoder retrained
+   * from fresh weights because layer-wise pretraining left a layer dead, or clusters left empty.
    * Empty when there is nothing to say.
    */
   warnings: string[];

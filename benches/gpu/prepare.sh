@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Prepares, on the build machine, the folder that the GPU machine runs (see README.md here):
-#   .cuda/gpu-folder/            gpu_check (stripped), run.sh, pytorch_replica.py, mnist/*.gz
+#   .cuda/gpu-folder/            gpu_check (stripped), run.sh, fits.sh, libs.sh, pytorch_replica.py, mnist/*.gz
 #   .cuda/gpu-check.tar.xz       the same folder, compressed: what the device tool carries
 # Runs scripts/build-cuda.sh first when the gpu_check binary is missing or older than the sources.
 # Fails if the folder would exceed 64 MiB (the most one device run carries).
@@ -28,8 +28,8 @@ rm -rf "$DEST"
 mkdir -p "$DEST/mnist"
 cp "$BIN" "$DEST/gpu_check"
 strip "$DEST/gpu_check" 2>/dev/null || true
-cp benches/gpu/run.sh benches/gpu/pytorch_replica.py "$DEST/"
-chmod +x "$DEST/run.sh" "$DEST/gpu_check"
+cp benches/gpu/run.sh benches/gpu/fits.sh benches/gpu/libs.sh benches/gpu/pytorch_replica.py "$DEST/"
+chmod +x "$DEST/run.sh" "$DEST/fits.sh" "$DEST/gpu_check"
 for f in train-images-idx3-ubyte train-labels-idx1-ubyte t10k-images-idx3-ubyte t10k-labels-idx1-ubyte; do
   if [[ -f "$MNIST_SRC/$f.gz" ]]; then
     cp "$MNIST_SRC/$f.gz" "$DEST/mnist/"

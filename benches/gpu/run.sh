@@ -29,23 +29,7 @@ BIN="$HERE/gpu_check"
 EXTRA="${GPU_CHECK_ARGS:-}"
 MNIST="$HERE/mnist"
 
-missing() { ldd "$BIN" 2>/dev/null | grep -c 'not found' || true; }
-LIBDIR_USED=""
-if [[ "$(missing)" != 0 ]]; then
-  # GPU_CHECK_LIBDIRS: folders (space-separated) to try first.
-  candidates=(${GPU_CHECK_LIBDIRS:-} /usr/local/cuda/lib64 /usr/local/cuda/targets/x86_64-linux/lib /usr/local/cuda-13*/lib64 /usr/local/cuda-13*/targets/x86_64-linux/lib)
-  py_nvidia=$(python3 -c 'import nvidia, os; print(os.path.dirname(nvidia.__path__[0]) + "/nvidia/cu13/lib")' 2>/dev/null || true)
-  [[ -n "$py_nvidia" ]] && candidates+=("$py_nvidia")
-  for dir in "${candidates[@]}"; do
-    [[ -d "$dir" ]] || continue
-    case "$dir" in */stubs*|*/compat*) continue ;; esac
-    if [[ "$(LD_LIBRARY_PATH="$dir${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" missing)" == 0 ]]; then
-      export LD_LIBRARY_PATH="$dir${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
-      LIBDIR_USED="$dir"
-      break
-    fi
-  done
-fi
+source "$HERE/libs.sh"
 ldd "$BIN" > "$PARTS/ldd.txt" 2>&1 || true
 log "library folder added: ${LIBDIR_USED:-none needed}; unresolved: $(missing)"
 nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.max.sm,compute_cap --format=csv,noheader > "$PARTS/nvidia-smi.txt" 2>&1 || true

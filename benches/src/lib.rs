@@ -8,6 +8,24 @@ fn command(cmd: &str, args: &[&str]) -> String {
     std::process::Command::new(cmd).args(args).output().ok().map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string()).unwrap_or_default()
 }
 
+/// `cfg` with `patch` merged into its JSON form (serde names, e.g. `{"epochs":{"dgg":0}}`):
+/// objects merge key by key, anything else replaces. For research runs (`--override`).
+pub fn patch_config(cfg: &dgg_core::config::Config, patch: &serde_json::Value) -> Result<dgg_core::config::Config, String> {
+    fn merge(base: &mut serde_json::Value, patch: &serde_json::Value) {
+        match (base, patch) {
+            (serde_json::Value::Object(b), serde_json::Value::Object(p)) => {
+                for (k, v) in p {
+                    merge(b.entry(k.clone()).or_insert(serde_json::Value::Null), v);
+                }
+            }
+            (b, p) => *b = p.clone(),
+        }
+    }
+    let mut v = serde_json::to_value(cfg).map_err(|e| e.to_string())?;
+    merge(&mut v, patch);
+    serde_json::from_value(v).map_err(|e| format!("--override: {e}"))
+}
+
 /// Adds machine, date, commit and the command that ran to `value`, writes it to
 /// benches/results/NAME.json atomically and returns it.
 pub fn write_result(name: &str, mut value: serde_json::Value) -> serde_json::Value {

@@ -26,7 +26,7 @@
 //!   gpu_check --mnist DIR [--out FILE] [--device cuda|cpu] [--quick] [--sections parity,epoch,fit]
 //!             [--batches 1000,4096,256] [--timed-epochs 2] [--fit-budget-s 300] [--fit-batch 256]
 //!             [--graph siamese|euclidean|none] [--siamese-positives euclidean|agreed] [--seed S]
-//!             [--dgg-batch-size N]
+//!             [--dgg-batch-size N] [--override JSON]
 //!             [--epochs-layerwise N --epochs-pretrain N --epochs-siamese N --epochs-classifier N
 //!              --epochs-dgg N]
 //! DIR holds the four MNIST IDX files, raw or gzip'd (`train-images-idx3-ubyte[.gz]`, ...).
@@ -68,6 +68,8 @@ struct Args {
     seed: Option<u64>,
     dgg_batch: Option<usize>,
     epochs: Vec<(String, usize)>,
+    /// `--override JSON`: merged into the fit's Config last (serde names).
+    patch: Option<serde_json::Value>,
 }
 
 fn parse_args() -> Res<Args> {
@@ -103,6 +105,7 @@ fn parse_args() -> Res<Args> {
         siamese_positives: get("--siamese-positives"),
         seed: get("--seed").map(|s| s.parse()).transpose()?,
         dgg_batch: get("--dgg-batch-size").map(|s| s.parse()).transpose()?,
+        patch: get("--override").map(|s| serde_json::from_str(&s)).transpose().map_err(|e| format!("--override: {e}"))?,
         epochs,
     })
 }
@@ -544,6 +547,9 @@ fn fit(args: &Args, device_choice: DeviceChoice, x: &[f32], labels: &[u32], n: u
             _ => &mut e.dgg,
         } = *v;
     }
+    if let Some(p) = &args.patch {
+        cfg = dgg_benches::patch_config(&cfg, p)?;
+    }
     let cancel = AtomicBool::new(false);
     let watch = Mutex::new(FitWatch::default());
     let started = Instant::now();
@@ -598,6 +604,7 @@ fn fit(args: &Args, device_choice: DeviceChoice, x: &[f32], labels: &[u32], n: u
             report["acc"] = json!(s.acc);
             report["nmi"] = json!(s.nmi);
             report["ari"] = json!(s.ari);
+            report["warnings"] = json!(out.warnings);
             report["phase_seconds"] = Value::Object(out.timings.iter().map(|(p, t)| (p.clone(), json!(t))).collect());
             if let Some(g) = &out.graph {
                 report["graph_purity"] = json!(g.purity(&labels[..n]).ok());

@@ -28,18 +28,6 @@ fn fail(msg: impl std::fmt::Display) -> ! {
     std::process::exit(2)
 }
 
-/// Deep merge of `patch` into `base` (objects merge key by key; anything else replaces).
-fn merge(base: &mut Value, patch: &Value) {
-    match (base, patch) {
-        (Value::Object(b), Value::Object(p)) => {
-            for (k, v) in p {
-                merge(b.entry(k.clone()).or_insert(Value::Null), v);
-            }
-        }
-        (b, p) => *b = p.clone(),
-    }
-}
-
 struct Run {
     seed: u64,
     acc: f64,
@@ -69,9 +57,7 @@ fn dgg_runs(data: &Dataset, seeds: &[u64], patch: Option<&Value>) -> Vec<Run> {
         .map(|&seed| {
             let mut cfg = Config { n_clusters: data.k, seed, ..Config::default() };
             if let Some(p) = patch {
-                let mut v = serde_json::to_value(&cfg).expect("config to JSON");
-                merge(&mut v, p);
-                cfg = serde_json::from_value(v).unwrap_or_else(|e| fail(format!("--override: {e}")));
+                cfg = dgg_benches::patch_config(&cfg, p).unwrap_or_else(|e| fail(e));
             }
             let ctl = dgg_graph::Control { progress: Some(&report), cancel: None };
             let started = Instant::now();

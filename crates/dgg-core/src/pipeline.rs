@@ -124,13 +124,15 @@ pub fn fit_resumable(data: &[f32], n: usize, d: usize, cfg: &Config, graph: Opti
         // Greedy layer-wise training can switch most ReLUs of a layer off for every input (seen on
         // 400 faces of 4096 pixels): they pass no gradient again, and the encoder maps the rows to
         // a few points. Start again from fresh weights, end to end only.
-        let dead = pretrain::dead_unit_share(&nets, &x)?;
-        let spread = pretrain::latent_spread(&map_batched(&x, 8192, |b| nets.encoder.mean(b))?)?;
-        if e.layerwise > 0 && (dead > pretrain::MAX_DEAD_SHARE || spread < pretrain::MIN_LATENT_SPREAD) {
-            warnings.push(format!("the layer-wise pretraining left {:.0}% of a layer's units dead; the autoencoder was retrained end to end from fresh weights", 100.0 * dead));
-            nets.restore(&Networks::new(&shape, &mut rng, DType::F32, &device)?.snapshot()?)?;
-            pretrain::centre_encoder(&nets, &x)?;
-            pretrain::autoencoder(&nets, likelihood, &x, &phase("pretrain", e.pretrain, cfg.lr.pretrain), &mut rng, ctl, &mut history)?;
+        if e.layerwise > 0 {
+            let dead = pretrain::dead_unit_share(&nets, &x)?;
+            let spread = pretrain::latent_spread(&map_batched(&x, 8192, |b| nets.encoder.mean(b))?)?;
+            if dead > pretrain::MAX_DEAD_SHARE || spread < pretrain::MIN_LATENT_SPREAD {
+                warnings.push(format!("the layer-wise pretraining left {:.0}% of a layer's units dead; the autoencoder was retrained end to end from fresh weights", 100.0 * dead));
+                nets.restore(&Networks::new(&shape, &mut rng, DType::F32, &device)?.snapshot()?)?;
+                pretrain::centre_encoder(&nets, &x)?;
+                pretrain::autoencoder(&nets, likelihood, &x, &phase("pretrain", e.pretrain, cfg.lr.pretrain), &mut rng, ctl, &mut history)?;
+            }
         }
         pretrain::vae(&nets, likelihood, &x, &phase("vae", e.vae, cfg.lr.vae), &mut rng, ctl, &mut history)?;
         if e.vae == 0 {

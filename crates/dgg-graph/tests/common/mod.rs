@@ -30,12 +30,14 @@ pub fn uniform(n: usize, d: usize, seed: u64) -> Vec<f32> {
 
 /// pendigits.tra as (data / 100, labels, n, d), or None (with a note) when the file is absent.
 pub fn pendigits() -> Option<(Vec<f32>, Vec<u32>, usize, usize)> {
-    let path = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../../shared/data/pendigits/pendigits.tra"
-    );
-    let Ok(text) = std::fs::read_to_string(path) else {
-        eprintln!("note: {path} not found, skipping the pendigits part of this test");
+    // The data folder of the benchmark suite (benches/suite.json): DGG_DATA_DIR.
+    let Some(dir) = std::env::var_os("DGG_DATA_DIR") else {
+        eprintln!("note: DGG_DATA_DIR not set, skipping the pendigits part of this test");
+        return None;
+    };
+    let path = std::path::Path::new(&dir).join("pendigits/pendigits.tra");
+    let Ok(text) = std::fs::read_to_string(&path) else {
+        eprintln!("note: {} not found, skipping the pendigits part of this test", path.display());
         return None;
     };
     let (mut x, mut y) = (Vec::new(), Vec::new());
