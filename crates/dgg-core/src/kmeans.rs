@@ -1,6 +1,7 @@
 //! k-means with k-means++ seeding and restarts (the best inertia is kept). Used on the encoded means
 //! to initialise the mixture and the classifier, and as a baseline on raw data.
 
+use candle_core::{Device, Tensor};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
@@ -13,9 +14,10 @@ pub struct KMeans {
     pub inertia: f64,
 }
 
-fn sq_dist(a: &[f32], b: &[f32]) -> f32 {
-    a.iter().zip(b).map(|(x, y)| (x - y) * (x - y)).sum()
-}
+use dgg_graph::sq_l2 as sq_dist;
+
+/// Rows per parallel task: one row is too little work to hand to another thread.
+const MIN_ROWS: usize = 256;
 
 fn nearest(row: &[f32], centres: &[f32], d: usize) -> (u32, f32) {
     centres
@@ -34,7 +36,7 @@ fn seed_plus_plus(data: &[f32], n: usize, d: usize, k: usize, rng: &mut ChaCha8R
     let mut centres = Vec::with_capacity(k * d);
     let first = rng.gen_range(0..n);
     centres.extend_from_slice(&data[first * d..(first + 1) * d]);
-    let mut dist: Vec<f32> = data.par_chunks_exact(d).map(|r| sq_dist(r, &centres[..d])).collect();
+    let mut dist: Vec<f32> = data.par_chunks_exact(d).with_min_len(MIN_ROWS).map(|r| sq_dist(r, &centres[..d])).collect();
     for _ in 1..k {
         let total: f64 = dist.iter().map(|&v| v as f64).sum();
         let mut best: Option<(f64, Vec<f32>, Vec<f32>)> = None;
@@ -49,7 +51,7 @@ fn seed_plus_plus(data: &[f32], n: usize, d: usize, k: usize, rng: &mut ChaCha8R
                 rng.gen_range(0..n)
             };
             let c = data[pick * d..(pick + 1) * d].to_vec();
-            let updated: Vec<f32> = dist.par_iter().zip(data.par_chunks_exact(d)).map(|(dv, r)| dv.min(sq_dist(r, &c))).collect();
+            let updated: Vec<f32> = dist.par_iter().zip(data.par_chunks_exact(d)).with_min_len(MIN_ROWS).map(|(dv, r)| dv.min(sq_dist(r, &c))).collect();
             let potential: f64 = updated.iter().map(|&v| v as f64).sum();
             if best.as_ref().is_none_or(|b| potential < b.0) {
                 best = Some((potential, c, updated));
@@ -62,11 +64,59 @@ fn seed_plus_plus(data: &[f32], n: usize, d: usize, k: usize, rng: &mut ChaCha8R
     centres
 }
 
-fn lloyd(data: &[f32], n: usize, d: usize, k: usize, mut centres: Vec<f32>, max_iter: usize) -> KMeans {
+/// The rows of a data set, ready for nearest-centre queries.
+struct Rows<'a> {
+    data: &'a [f32],
+    d: usize,
+    /// The data as an N x d matrix, and each row's squared norm, for the matrix-product path.
+    matrix: Option<(Tensor, Vec<f32>)>,
+}
+
+/// From this many multiply-adds per assignment (N k d), the distances come from one matrix
+/// product, ||x||^2 + ||c||^2 - 2 x.c (palm, N 2000, k 100, d 133: 4x faster than row by row).
+const MATMUL_FROM: usize = 1 << 20;
+
+impl<'a> Rows<'a> {
+    fn new(data: &'a [f32], d: usize, k: usize) -> Self {
+        let n = data.len() / d;
+        let matrix = (n * k * d >= MATMUL_FROM)
+            .then(|| Tensor::from_slice(data, (n, d), &Device::Cpu).ok())
+            .flatten()
+            .map(|t| (t, data.par_chunks_exact(d).map(|r| r.iter().map(|v| v * v).sum()).collect()));
+        Rows { data, d, matrix }
+    }
+
+    /// (nearest centre, squared distance to it) for every row.
+    fn assign(&self, centres: &[f32]) -> Vec<(u32, f32)> {
+        let d = self.d;
+        if let Some((x, norms)) = &self.matrix {
+            let k = centres.len() / d;
+            let dots = Tensor::from_slice(centres, (k, d), &Device::Cpu)
+                .and_then(|c| x.matmul(&c.t()?))
+                .and_then(|p| p.flatten_all()?.to_vec1::<f32>());
+            if let Ok(dots) = dots {
+                let cn: Vec<f32> = centres.chunks_exact(d).map(|c| c.iter().map(|v| v * v).sum()).collect();
+                return dots
+                    .par_chunks_exact(k)
+                    .zip(norms)
+                    .with_min_len(MIN_ROWS)
+                    .map(|(row, xn)| {
+                        let (c, v) = row.iter().zip(&cn).map(|(p, c)| c - 2.0 * p).enumerate().fold((0, f32::INFINITY), |b, (c, v)| if v < b.1 { (c, v) } else { b });
+                        (c as u32, (xn + v).max(0.0))
+                    })
+                    .collect();
+            }
+        }
+        self.data.par_chunks_exact(d).with_min_len(MIN_ROWS).map(|r| nearest(r, centres, d)).collect()
+    }
+}
+
+fn lloyd(rows: &Rows, n: usize, d: usize, k: usize, mut centres: Vec<f32>, max_iter: usize) -> KMeans {
+    let data = rows.data;
     let mut labels = vec![0u32; n];
     let mut inertia = f64::INFINITY;
     for _ in 0..max_iter {
-        let assigned: Vec<(u32, f32)> = data.par_chunks_exact(d).map(|r| nearest(r, &centres, d)).collect();
+        let assigned = rows.assign(&centres);
         let new_inertia: f64 = assigned.iter().map(|a| a.1 as f64).sum();
         let changed = assigned.iter().zip(&labels).any(|(a, &l)| a.0 != l);
         for (l, a) in labels.iter_mut().zip(&assigned) {
@@ -97,7 +147,7 @@ fn lloyd(data: &[f32], n: usize, d: usize, k: usize, mut centres: Vec<f32>, max_
             break;
         }
     }
-    let assigned: Vec<(u32, f32)> = data.par_chunks_exact(d).map(|r| nearest(r, &centres, d)).collect();
+    let assigned = rows.assign(&centres);
     KMeans {
         labels: assigned.iter().map(|a| a.0).collect(),
         inertia: assigned.iter().map(|a| a.1 as f64).sum(),
@@ -117,10 +167,11 @@ pub fn kmeans(data: &[f32], n: usize, d: usize, k: usize, restarts: usize, seed:
 pub fn kmeans_runs(data: &[f32], n: usize, d: usize, k: usize, restarts: usize, seed: u64) -> Vec<KMeans> {
     assert!(k >= 1 && k <= n && data.len() == n * d, "kmeans: bad shape");
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let rows = Rows::new(data, d, k);
     (0..restarts.max(1))
         .map(|_| {
             let init = seed_plus_plus(data, n, d, k, &mut rng);
-            lloyd(data, n, d, k, init, 300)
+            lloyd(&rows, n, d, k, init, 300)
         })
         .collect()
 }

@@ -48,32 +48,112 @@ fn apply(
     }
     col.iter_mut().for_each(|c| *c *= tau / n as f32);
     let mut y = vec![0f32; x.len()];
-    y.par_chunks_mut(b).enumerate().for_each(|(i, yi)| {
+    y.par_chunks_mut(b * ROWS_PER_TASK).enumerate().for_each(|(chunk, ys)| {
         let mut acc = vec![0f32; b];
-        let mut add = |j: usize, w: f32| {
-            let s = 0.5 * w * inv_sqrt_deg[j];
-            for (a, v) in acc.iter_mut().zip(&x[j * b..(j + 1) * b]) {
-                *a += s * v;
+        for (r, yi) in ys.chunks_exact_mut(b).enumerate() {
+            let i = chunk * ROWS_PER_TASK + r;
+            acc.iter_mut().for_each(|a| *a = 0.0);
+            let mut add = |j: usize, w: f32| {
+                let s = 0.5 * w * inv_sqrt_deg[j];
+                for (a, v) in acc.iter_mut().zip(&x[j * b..(j + 1) * b]) {
+                    *a += s * v;
+                }
+            };
+            for e in 0..graph.k {
+                add(graph.indices[i * graph.k + e] as usize, graph.weights[i * graph.k + e]);
             }
-        };
-        for e in 0..graph.k {
-            add(
-                graph.indices[i * graph.k + e] as usize,
-                graph.weights[i * graph.k + e],
-            );
-        }
-        for e in reverse.offsets[i]..reverse.offsets[i + 1] {
-            add(reverse.sources[e] as usize, reverse.weights[e]);
-        }
-        for ((yv, a), c) in yi.iter_mut().zip(&acc).zip(&col) {
-            *yv = inv_sqrt_deg[i] * (a + c);
+            for e in reverse.offsets[i]..reverse.offsets[i + 1] {
+                add(reverse.sources[e] as usize, reverse.weights[e]);
+            }
+            for ((yv, a), c) in yi.iter_mut().zip(&acc).zip(&col) {
+                *yv = inv_sqrt_deg[i] * (a + c);
+            }
         }
     });
     y
 }
 
-/// Orthonormalises the b columns of x (N x b, row-major) by modified Gram-Schmidt in f64.
+/// Orthonormalises the b columns of x (N x b, row-major): CholeskyQR2 in f64, or modified
+/// Gram-Schmidt in f64 when the block is too ill-conditioned for it.
 pub fn orthonormalise(x: &mut [f32], b: usize) {
+    // CholeskyQR2: X <- X R^-1 with X^T X = R^T R, twice (the second pass restores the
+    // orthogonality the first loses to rounding). Row-parallel and cache-friendly where Gram-Schmidt
+    // walks columns of a row-major block; Gram-Schmidt remains for a block too ill-conditioned for
+    // a Cholesky factor.
+    for _ in 0..2 {
+        if !cholesky_qr(x, b) {
+            // Twice: on a nearly dependent block one pass leaves the rounding of its
+            // cancellations in (stored in f32), which is not orthogonal to the earlier columns.
+            gram_schmidt(x, b);
+            gram_schmidt(x, b);
+            return;
+        }
+    }
+}
+
+/// Rows per parallel task in the block products (enough work per task to hide rayon's overhead).
+const ROWS_PER_TASK: usize = 512;
+
+/// X^T Y (b x b, row-major, f64) for two row-major N x b blocks.
+fn cross(x: &[f32], y: &[f32], b: usize) -> Vec<f64> {
+    x.par_chunks(b * ROWS_PER_TASK)
+        .zip(y.par_chunks(b * ROWS_PER_TASK))
+        .fold(
+            || vec![0f64; b * b],
+            |mut h, (xc, yc)| {
+                let mut yr64 = vec![0f64; b];
+                for (xr, yr) in xc.chunks_exact(b).zip(yc.chunks_exact(b)) {
+                    yr64.iter_mut().zip(yr).for_each(|(o, &v)| *o = v as f64);
+                    for (i, &xi) in xr.iter().enumerate() {
+                        let xi = xi as f64;
+                        for (hv, yv) in h[i * b..(i + 1) * b].iter_mut().zip(&yr64) {
+                            *hv += xi * yv;
+                        }
+                    }
+                }
+                h
+            },
+        )
+        .reduce(|| vec![0f64; b * b], |mut a, c| {
+            a.iter_mut().zip(c).for_each(|(u, v)| *u += v);
+            a
+        })
+}
+
+/// One CholeskyQR pass; false (x untouched) when X^T X has no usable Cholesky factor.
+fn cholesky_qr(x: &mut [f32], b: usize) -> bool {
+    let g = cross(x, x, b);
+    // G = L L^T, L lower triangular (row-major).
+    let mut l = vec![0f64; b * b];
+    let scale = (0..b).map(|i| g[i * b + i]).fold(0.0, f64::max);
+    for j in 0..b {
+        let diag = g[j * b + j] - (0..j).map(|k| l[j * b + k] * l[j * b + k]).sum::<f64>();
+        if !(diag > 1e-13 * scale) {
+            return false;
+        }
+        let ljj = diag.sqrt();
+        l[j * b + j] = ljj;
+        for i in j + 1..b {
+            let v = g[i * b + j] - (0..j).map(|k| l[i * b + k] * l[j * b + k]).sum::<f64>();
+            l[i * b + j] = v / ljj;
+        }
+    }
+    // Each row r becomes r L^-T: forward substitution, q_j = (r_j - sum_{i<j} q_i L_ji) / L_jj.
+    x.par_chunks_mut(b * ROWS_PER_TASK).for_each(|chunk| {
+        let mut q = vec![0f64; b];
+        for row in chunk.chunks_exact_mut(b) {
+            for j in 0..b {
+                let acc: f64 = (0..j).map(|i| q[i] * l[j * b + i]).sum();
+                q[j] = (row[j] as f64 - acc) / l[j * b + j];
+            }
+            row.iter_mut().zip(&q).for_each(|(o, &v)| *o = v as f32);
+        }
+    });
+    true
+}
+
+/// Modified Gram-Schmidt over the columns, in f64 (the fallback of [`orthonormalise`]).
+fn gram_schmidt(x: &mut [f32], b: usize) {
     let n = x.len() / b;
     for c in 0..b {
         for prev in 0..c {
@@ -95,48 +175,158 @@ pub fn orthonormalise(x: &mut [f32], b: usize) {
     }
 }
 
-/// Eigen-decomposition of a small symmetric matrix (row-major b x b) by cyclic Jacobi rotations,
-/// in f64: (eigenvalues, eigenvectors as the columns of a row-major b x b matrix), unsorted.
-fn symmetric_eigen(mut a: Vec<f64>, b: usize) -> (Vec<f64>, Vec<f64>) {
-    let mut v = vec![0f64; b * b];
-    (0..b).for_each(|i| v[i * b + i] = 1.0);
-    for _sweep in 0..100 {
-        let off: f64 = (0..b)
-            .flat_map(|i| (0..b).filter(move |&j| j != i).map(move |j| (i, j)))
-            .map(|(i, j)| a[i * b + j].powi(2))
-            .sum();
-        if off < 1e-30 {
-            break;
+/// Eigen-decomposition of a small symmetric matrix (row-major b x b) in f64: Householder
+/// reduction to tridiagonal form, then the implicit QL algorithm (EISPACK's tred2 and tql2, as
+/// JAMA writes them). Returns (eigenvalues, eigenvectors as the columns of a row-major b x b
+/// matrix), unsorted. About 10 b^3 operations, where cyclic Jacobi took several times that.
+fn symmetric_eigen(a: Vec<f64>, n: usize) -> (Vec<f64>, Vec<f64>) {
+    let mut v = a;
+    let mut d = vec![0f64; n];
+    let mut e = vec![0f64; n];
+    if n == 0 {
+        return (d, v);
+    }
+    let at = |i: usize, j: usize| i * n + j;
+    // tred2: v becomes the orthogonal transformation, d and e the tridiagonal matrix.
+    for j in 0..n {
+        d[j] = v[at(n - 1, j)];
+    }
+    for i in (1..n).rev() {
+        let scale: f64 = d[..i].iter().map(|x| x.abs()).sum();
+        let mut h = 0.0;
+        if scale == 0.0 {
+            e[i] = d[i - 1];
+            for j in 0..i {
+                d[j] = v[at(i - 1, j)];
+                v[at(i, j)] = 0.0;
+                v[at(j, i)] = 0.0;
+            }
+        } else {
+            for dk in d[..i].iter_mut() {
+                *dk /= scale;
+                h += *dk * *dk;
+            }
+            let f = d[i - 1];
+            let g = if f > 0.0 { -h.sqrt() } else { h.sqrt() };
+            e[i] = scale * g;
+            h -= f * g;
+            d[i - 1] = f - g;
+            e[..i].iter_mut().for_each(|x| *x = 0.0);
+            for j in 0..i {
+                let f = d[j];
+                v[at(j, i)] = f;
+                let mut g = e[j] + v[at(j, j)] * f;
+                for k in j + 1..i {
+                    g += v[at(k, j)] * d[k];
+                    e[k] += v[at(k, j)] * f;
+                }
+                e[j] = g;
+            }
+            let mut f = 0.0;
+            for j in 0..i {
+                e[j] /= h;
+                f += e[j] * d[j];
+            }
+            let hh = f / (h + h);
+            for j in 0..i {
+                e[j] -= hh * d[j];
+            }
+            for j in 0..i {
+                let (f, g) = (d[j], e[j]);
+                for k in j..i {
+                    v[at(k, j)] -= f * e[k] + g * d[k];
+                }
+                d[j] = v[at(i - 1, j)];
+                v[at(i, j)] = 0.0;
+            }
         }
-        for p in 0..b {
-            for q in p + 1..b {
-                let apq = a[p * b + q];
-                if apq.abs() < 1e-300 {
-                    continue;
-                }
-                let theta = (a[q * b + q] - a[p * b + p]) / (2.0 * apq);
-                let t = theta.signum() / (theta.abs() + (theta * theta + 1.0).sqrt());
-                let t = if theta == 0.0 { 1.0 } else { t };
-                let (c, s) = (1.0 / (t * t + 1.0).sqrt(), t / (t * t + 1.0).sqrt());
-                for k in 0..b {
-                    let (akp, akq) = (a[k * b + p], a[k * b + q]);
-                    a[k * b + p] = c * akp - s * akq;
-                    a[k * b + q] = s * akp + c * akq;
-                }
-                for k in 0..b {
-                    let (apk, aqk) = (a[p * b + k], a[q * b + k]);
-                    a[p * b + k] = c * apk - s * aqk;
-                    a[q * b + k] = s * apk + c * aqk;
-                }
-                for k in 0..b {
-                    let (vkp, vkq) = (v[k * b + p], v[k * b + q]);
-                    v[k * b + p] = c * vkp - s * vkq;
-                    v[k * b + q] = s * vkp + c * vkq;
+        d[i] = h;
+    }
+    for i in 0..n - 1 {
+        v[at(n - 1, i)] = v[at(i, i)];
+        v[at(i, i)] = 1.0;
+        let h = d[i + 1];
+        if h != 0.0 {
+            for k in 0..=i {
+                d[k] = v[at(k, i + 1)] / h;
+            }
+            for j in 0..=i {
+                let g: f64 = (0..=i).map(|k| v[at(k, i + 1)] * v[at(k, j)]).sum();
+                for k in 0..=i {
+                    v[at(k, j)] -= g * d[k];
                 }
             }
         }
+        for k in 0..=i {
+            v[at(k, i + 1)] = 0.0;
+        }
     }
-    ((0..b).map(|i| a[i * b + i]).collect(), v)
+    for j in 0..n {
+        d[j] = v[at(n - 1, j)];
+        v[at(n - 1, j)] = 0.0;
+    }
+    v[at(n - 1, n - 1)] = 1.0;
+    e[0] = 0.0;
+    // tql2: diagonalise the tridiagonal matrix, accumulating the rotations into v.
+    for i in 1..n {
+        e[i - 1] = e[i];
+    }
+    e[n - 1] = 0.0;
+    let (mut f, mut tst1) = (0.0f64, 0.0f64);
+    let eps = f64::EPSILON;
+    for l in 0..n {
+        tst1 = tst1.max(d[l].abs() + e[l].abs());
+        let mut m = l;
+        while m < n - 1 && e[m].abs() > eps * tst1 {
+            m += 1;
+        }
+        if m > l {
+            for _iteration in 0..64 {
+                let g = d[l];
+                let p = (d[l + 1] - g) / (2.0 * e[l]);
+                let r = if p < 0.0 { -p.hypot(1.0) } else { p.hypot(1.0) };
+                d[l] = e[l] / (p + r);
+                d[l + 1] = e[l] * (p + r);
+                let dl1 = d[l + 1];
+                let h = g - d[l];
+                for di in d[l + 2..].iter_mut() {
+                    *di -= h;
+                }
+                f += h;
+                let mut p = d[m];
+                let (mut c, mut c2, mut c3) = (1.0f64, 1.0f64, 1.0f64);
+                let el1 = e[l + 1];
+                let (mut s, mut s2) = (0.0f64, 0.0f64);
+                for i in (l..m).rev() {
+                    c3 = c2;
+                    c2 = c;
+                    s2 = s;
+                    let g = c * e[i];
+                    let h = c * p;
+                    let r = p.hypot(e[i]);
+                    e[i + 1] = s * r;
+                    s = e[i] / r;
+                    c = p / r;
+                    p = c * d[i] - s * g;
+                    d[i + 1] = h + s * (c * g + s * d[i]);
+                    for k in 0..n {
+                        let h = v[at(k, i + 1)];
+                        v[at(k, i + 1)] = s * v[at(k, i)] + c * h;
+                        v[at(k, i)] = c * v[at(k, i)] - s * h;
+                    }
+                }
+                p = -s * s2 * c3 * el1 * e[l] / dl1;
+                e[l] = s * p;
+                d[l] = c * p;
+                if e[l].abs() <= eps * tst1 {
+                    break;
+                }
+            }
+        }
+        d[l] += f;
+        e[l] = 0.0;
+    }
+    (d, v)
 }
 
 /// Rayleigh-Ritz on the orthonormal block x (N x b): rotates it into the eigenvectors of the
@@ -150,14 +340,7 @@ pub fn rayleigh_ritz(x: &mut [f32], y: &[f32], b: usize) -> Vec<f64> {
 /// The Ritz values (descending) and the b x b rotation (row-major) that takes x to the Ritz
 /// vectors.
 fn ritz(x: &[f32], y: &[f32], b: usize) -> (Vec<f64>, Vec<f64>) {
-    let mut h = vec![0f64; b * b];
-    for (xr, yr) in x.chunks_exact(b).zip(y.chunks_exact(b)) {
-        for i in 0..b {
-            for j in 0..b {
-                h[i * b + j] += xr[i] as f64 * yr[j] as f64;
-            }
-        }
-    }
+    let mut h = cross(x, y, b);
     for i in 0..b {
         for j in 0..i {
             let m = 0.5 * (h[i * b + j] + h[j * b + i]);
@@ -174,10 +357,17 @@ fn ritz(x: &[f32], y: &[f32], b: usize) -> (Vec<f64>, Vec<f64>) {
 
 /// x <- x R for a block of b columns (row-major) and a b x b matrix R.
 fn rotate(x: &mut [f32], r: &[f64], b: usize) {
-    x.par_chunks_mut(b).for_each(|row| {
-        let old: Vec<f64> = row.iter().map(|&v| v as f64).collect();
-        for (c, out) in row.iter_mut().enumerate() {
-            *out = (0..b).map(|k| old[k] * r[k * b + c]).sum::<f64>() as f32;
+    x.par_chunks_mut(b * ROWS_PER_TASK).for_each(|chunk| {
+        let mut out = vec![0f64; b];
+        for row in chunk.chunks_exact_mut(b) {
+            out.iter_mut().for_each(|o| *o = 0.0);
+            for (k, &v) in row.iter().enumerate() {
+                let v = v as f64;
+                for (o, rv) in out.iter_mut().zip(&r[k * b..(k + 1) * b]) {
+                    *o += v * rv;
+                }
+            }
+            row.iter_mut().zip(&out).for_each(|(o, &v)| *o = v as f32);
         }
     });
 }
@@ -314,4 +504,81 @@ pub fn choose_among_ties(runs: Vec<KMeans>, k: usize) -> Vec<u32> {
         .expect("the lowest run is always kept")
         .1
         .labels
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{orthonormalise, symmetric_eigen};
+    use rand::{Rng, SeedableRng};
+
+    /// A V = V diag(values) and V^T V = I on random symmetric matrices (a clustered spectrum
+    /// included), and the eigenvalues of [[2, 1], [1, 2]] by hand: 1 and 3.
+    #[test]
+    fn symmetric_eigen_decomposes() {
+        let (values, _) = symmetric_eigen(vec![2.0, 1.0, 1.0, 2.0], 2);
+        let mut sorted = values.clone();
+        sorted.sort_by(f64::total_cmp);
+        assert!((sorted[0] - 1.0).abs() < 1e-14 && (sorted[1] - 3.0).abs() < 1e-14, "{values:?}");
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(3);
+        for &(n, clustered) in &[(1usize, false), (7, false), (60, false), (60, true)] {
+            let mut a = vec![0f64; n * n];
+            for i in 0..n {
+                for j in 0..=i {
+                    let x: f64 = rng.gen_range(-1.0..1.0);
+                    a[i * n + j] = x;
+                    a[j * n + i] = x;
+                }
+                if clustered {
+                    // Many eigenvalues near 1, as on a kNN graph's normalised affinity.
+                    a[i * n + i] += 50.0;
+                }
+            }
+            let (values, v) = symmetric_eigen(a.clone(), n);
+            for i in 0..n {
+                for c in 0..n {
+                    let av: f64 = (0..n).map(|k| a[i * n + k] * v[k * n + c]).sum();
+                    assert!((av - values[c] * v[i * n + c]).abs() < 1e-10, "n {n}: (A v - l v)[{i}][{c}] = {}", av - values[c] * v[i * n + c]);
+                    let vtv: f64 = (0..n).map(|k| v[k * n + i] * v[k * n + c]).sum();
+                    assert!((vtv - if i == c { 1.0 } else { 0.0 }).abs() < 1e-12, "n {n}: V^T V [{i}][{c}] = {vtv}");
+                }
+            }
+        }
+    }
+
+    /// The block comes out orthonormal and spanning what it spanned before, in float64 terms: on
+    /// a well-conditioned block (CholeskyQR2) and on one with two nearly equal columns (too
+    /// ill-conditioned for a Cholesky factor: the Gram-Schmidt fallback).
+    #[test]
+    fn orthonormalise_keeps_the_span() {
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(5);
+        let (n, b) = (3000usize, 9usize);
+        for nearly_dependent in [false, true] {
+            let mut x: Vec<f32> = (0..n * b).map(|_| rng.gen_range(-1.0f32..1.0)).collect();
+            if nearly_dependent {
+                for i in 0..n {
+                    x[i * b + 1] = x[i * b] * (1.0 + 1e-7 * (i % 3) as f32);
+                }
+            }
+            let before: Vec<f64> = x.iter().map(|&v| v as f64).collect();
+            orthonormalise(&mut x, b);
+            let q: Vec<f64> = x.iter().map(|&v| v as f64).collect();
+            for i in 0..b {
+                for j in 0..b {
+                    let dot: f64 = (0..n).map(|r| q[r * b + i] * q[r * b + j]).sum();
+                    let want = if i == j { 1.0 } else { 0.0 };
+                    assert!((dot - want).abs() < 1e-4, "dependent {nearly_dependent}: Q^T Q [{i}][{j}] = {dot}");
+                }
+            }
+            if nearly_dependent {
+                continue; // the second column's direction is rounding noise
+            }
+            // Each old column minus its projection on the new span is ~0.
+            for c in 0..b {
+                let coef: Vec<f64> = (0..b).map(|j| (0..n).map(|r| q[r * b + j] * before[r * b + c]).sum()).collect();
+                let resid: f64 = (0..n).map(|r| (before[r * b + c] - (0..b).map(|j| coef[j] * q[r * b + j]).sum::<f64>()).powi(2)).sum::<f64>().sqrt();
+                let norm: f64 = (0..n).map(|r| before[r * b + c].powi(2)).sum::<f64>().sqrt();
+                assert!(resid < 1e-5 * norm, "column {c}: residual {resid} of {norm}");
+            }
+        }
+    }
 }

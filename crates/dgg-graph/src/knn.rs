@@ -137,7 +137,7 @@ pub fn recall(approx: &Neighbours, exact: &Neighbours, queries: &[usize]) -> Res
 /// plain `sum()` over f32 is sequential, float addition not being associative); AVX2 is used when
 /// the CPU has it. Every lane adds in the same order on both paths, so results are identical.
 #[inline]
-pub(crate) fn sq_l2(a: &[f32], b: &[f32]) -> f32 {
+pub fn sq_l2(a: &[f32], b: &[f32]) -> f32 {
     #[cfg(target_arch = "x86_64")]
     {
         if std::arch::is_x86_feature_detected!("avx2") {

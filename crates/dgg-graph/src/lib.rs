@@ -19,7 +19,7 @@ pub use control::{Control, Progress};
 pub use error::{GraphError, Result};
 pub use exact::{exact_knn, exact_knn_queries};
 pub use hnsw::{hnsw_knn, hnsw_knn_with_control, HnswParams};
-pub use knn::{auto_prefers_exact, knn, knn_with_control, recall, KnnMethod, Neighbours};
+pub use knn::{auto_prefers_exact, knn, knn_with_control, recall, sq_l2, KnnMethod, Neighbours};
 pub use select::{agreed_neighbours, select_neighbours, Selection};
 pub use siamese::{contrastive_loss, train_siamese, SiameseConfig, SiameseNet};
 pub use weights::{Graph, ReverseGraph, Weighting};
