@@ -36,7 +36,7 @@ describe('DGG.fit', () => {
     }
     expect(res.gmm.means.rows).toBe(3);
     expect(res.gmm.variances.data.every((v) => v > 0)).toBe(true);
-    expect(Object.keys(res.timings)).toEqual(['pretrain', 'graph', 'init', 'dgg']);
+    expect(Object.keys(res.timings)).toEqual(['pretrain', 'graph', 'partition', 'init', 'dgg']);
     expect(res.history.some((h) => h.phase === 'dgg' && 'recon' in h.losses)).toBe(true);
     expect(res.graph?.k).toBe(5);
     expect(evaluate(res.labels, labels).acc).toBeGreaterThan(0.95);

@@ -51,7 +51,7 @@ export interface FitResult {
   gmm: Mixture;
   /** The device that trained the model (`cpu` or `cuda:0`). */
   device: string;
-  /** Seconds spent in each phase: pretrain, graph, init, dgg. */
+  /** Seconds spent in each phase: pretrain, graph, partition (the spectral or k-means start), init, dgg. */
   timings: Record<string, number>;
   /** The mean of each loss term per epoch and phase. */
   history: Array<{ phase: string; epoch: number; seconds: number; losses: Record<string, number> }>;

@@ -160,14 +160,18 @@ pub fn fit_resumable(data: &[f32], n: usize, d: usize, cfg: &Config, graph: Opti
 
     // 3. Mixture and classifier from a first partition: spectral clustering of the graph, or k-means
     //    on the latent means.
-    if !resume("initialised", &mut rng, &mut history)? {
-        let pseudo = match (&graph, cfg.init) {
+    let pseudo = match resume("initialised", &mut rng, &mut history)? {
+        true => None,
+        false => Some(match (&graph, cfg.init) {
             (Some(g), InitMethod::Spectral) => spectral_start(g, cfg),
             _ => {
                 let flat = mu.flatten_all()?.to_vec1::<f32>()?;
                 kmeans(&flat, n, cfg.latent_dim, cfg.n_clusters, cfg.kmeans_restarts, cfg.seed.wrapping_add(2)).labels
             }
-        };
+        }),
+    };
+    clock.lap("partition");
+    if let Some(pseudo) = pseudo {
         if graph.is_some() && cfg.init == InitMethod::Spectral {
             // The classifier first learns what the current latent space allows (cheap: f2 alone on
             // fixed means); align then reshapes the latent space for the rest. Started from a
