@@ -288,9 +288,10 @@ fn make_graph(scaled: &[f32], n: usize, d: usize, cfg: &Config, pretrained: Opti
 /// cost more than the pretraining while the cross-entropy has long converged.
 pub const ALIGN_MAX_STEPS: usize = 1500;
 
-/// The fewest optimiser steps of `align` when `epochs.classifier` is not zero: on a few hundred rows
-/// 40 epochs are 80 steps, too few for the network to learn the start (olivetti's cross-entropy
-/// stayed above 2 nats).
+/// The step budget of `align` is at least this when `epochs.classifier` is not zero: on a few hundred
+/// rows 40 epochs are 80 steps, too few for the network to learn the start (olivetti's cross-entropy
+/// stayed above 2 nats). Align stops before its budget once the network has learnt the start
+/// ([`crate::pretrain::ALIGN_AGREEMENT`]).
 pub const ALIGN_MIN_STEPS: usize = 400;
 
 /// Epochs of `align`: `epochs` (the classifier's count), stretched to [`ALIGN_MIN_STEPS`] and cut to

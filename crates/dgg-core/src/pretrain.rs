@@ -6,7 +6,7 @@ use crate::config::Likelihood;
 use crate::error::Result;
 use crate::loss::recon_rows;
 use crate::nn::{linear, vars_with_prefix, Networks};
-use crate::train::{index_tensor, normal, run_phase, EpochRecord, Phase, StepLoss};
+use crate::train::{index_tensor, normal, run_phase, run_phase_with, EpochEnd, EpochRecord, Phase, StepLoss};
 use candle_core::{DType, Module, Tensor, D};
 use candle_nn::{Linear, VarMap};
 use dgg_graph::Control;
@@ -254,13 +254,48 @@ pub fn align(nets: &Networks, likelihood: Likelihood, x: &Tensor, labels: &[u32]
     let weight = align_weight(x.dim(1)?);
     let mut vars = vars_with_prefix(&nets.varmap, &["decoder.", "classifier."]);
     vars.extend(vars_with_prefix(&nets.varmap, &["encoder."]).into_iter().filter(|v| !is_logvar(nets, v)));
-    run_phase(phase, x.dim(0)?, vars, rng, ctl, history, |idx, _| {
-        let it = index_tensor(idx, x.device())?;
-        let xb = x.index_select(&it, 0)?;
-        let yb = targets.index_select(&it, 0)?;
-        let (total, ce, grads) = crate::step::autoencoder_step(nets, likelihood, &xb, Some((&yb, weight)))?;
-        Ok(StepLoss { total: Tensor::new(total, x.device())?, terms: vec![("cross_entropy", ce)], grads: Some(grads) })
-    })
+    let n = x.dim(0)?;
+    let batches = n.div_ceil(phase.batch_size.min(n).max(1));
+    let mut unchecked = 0usize;
+    run_phase_with(
+        phase,
+        n,
+        vars,
+        rng,
+        ctl,
+        history,
+        |idx, _| {
+            let it = index_tensor(idx, x.device())?;
+            let xb = x.index_select(&it, 0)?;
+            let yb = targets.index_select(&it, 0)?;
+            let (total, ce, grads) = crate::step::autoencoder_step(nets, likelihood, &xb, Some((&yb, weight)))?;
+            Ok(StepLoss { total: Tensor::new(total, x.device())?, terms: vec![("cross_entropy", ce)], grads: Some(grads) })
+        },
+        |_, _| {
+            unchecked += batches;
+            if unchecked < ALIGN_CHECK_STEPS {
+                return Ok(EpochEnd::default());
+            }
+            unchecked = 0;
+            let agreement = agreement(nets, x, labels)?;
+            Ok(EpochEnd { values: vec![("agreement", agreement)], done: agreement >= ALIGN_AGREEMENT })
+        },
+    )
+}
+
+/// `align` stops once this share of the rows gets its pseudo-label from the network (argmax
+/// f2(mu)): the start is learnt, and more steps only cost time (jaffe, 213 rows: 400 steps, 26 s).
+pub const ALIGN_AGREEMENT: f64 = 0.99;
+
+/// `align` measures the agreement every this many optimiser steps (at an epoch's end).
+pub const ALIGN_CHECK_STEPS: usize = 50;
+
+/// The share of rows whose argmax f2(mu) is their label.
+pub fn agreement(nets: &Networks, x: &Tensor, labels: &[u32]) -> Result<f64> {
+    let pred = map_batched(x, 8192, |b| Ok(nets.classifier.forward(&nets.encoder.mean(b)?)?.argmax(D::Minus1)?))?;
+    let pred = pred.to_dtype(DType::U32)?.to_vec1::<u32>()?;
+    let same = pred.iter().zip(labels).filter(|(p, l)| p == l).count();
+    Ok(same as f64 / labels.len().max(1) as f64)
 }
 
 /// Weight of the cross-entropy against the reconstruction (nats per point) in `align`, for data of

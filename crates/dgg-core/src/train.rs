@@ -63,7 +63,16 @@ pub fn run_phase(
     history: &mut Vec<EpochRecord>,
     step: impl FnMut(&[u32], &mut ChaCha8Rng) -> Result<StepLoss>,
 ) -> Result<()> {
-    run_phase_with(phase, n, vars, rng, ctl, history, step, |_, _| Ok(Vec::new()))
+    run_phase_with(phase, n, vars, rng, ctl, history, step, |_, _| Ok(EpochEnd::default()))
+}
+
+/// What an after-epoch hook of [`run_phase_with`] reports.
+#[derive(Debug, Default)]
+pub struct EpochEnd {
+    /// Values recorded in the epoch's history next to its mean losses.
+    pub values: Vec<(&'static str, f64)>,
+    /// The phase has done its work: no further epochs.
+    pub done: bool,
 }
 
 /// [`run_phase`] with `after_epoch(epoch, rng)` called at the end of each epoch (1-based); the
@@ -77,7 +86,7 @@ pub fn run_phase_with(
     ctl: &Control,
     history: &mut Vec<EpochRecord>,
     mut step: impl FnMut(&[u32], &mut ChaCha8Rng) -> Result<StepLoss>,
-    mut after_epoch: impl FnMut(usize, &mut ChaCha8Rng) -> Result<Vec<(&'static str, f64)>>,
+    mut after_epoch: impl FnMut(usize, &mut ChaCha8Rng) -> Result<EpochEnd>,
 ) -> Result<()> {
     if phase.epochs == 0 || vars.is_empty() {
         return Ok(());
@@ -115,8 +124,12 @@ pub fn run_phase_with(
             ctl.report(&Progress { phase: phase.name, epoch: epoch + 1, epochs: phase.epochs, batch: b + 1, batches, losses: &now });
         }
         let mut losses: Vec<(String, f64)> = sums.iter().map(|(k, v)| (k.to_string(), v / batches as f64)).collect();
-        losses.extend(after_epoch(epoch + 1, rng)?.into_iter().map(|(k, v)| (k.to_string(), v)));
+        let end = after_epoch(epoch + 1, rng)?;
+        losses.extend(end.values.into_iter().map(|(k, v)| (k.to_string(), v)));
         history.push(EpochRecord { phase: phase.name.to_string(), epoch: epoch + 1, losses, seconds: started.elapsed().as_secs_f64() });
+        if end.done {
+            break;
+        }
     }
     Ok(())
 }
@@ -208,7 +221,7 @@ pub fn train_dgg(
                     b.2 = Some(nets.snapshot()?);
                 }
             }
-            Ok(vec![("modularity", q)])
+            Ok(EpochEnd { values: vec![("modularity", q)], done: false })
         },
     )?;
     *gamma = table.into_inner();

@@ -241,3 +241,25 @@ fn align_runs_between_its_step_bounds() {
     // In between, the epochs asked for.
     assert_eq!(align_epochs(40, 20), 40);
 }
+
+/// `align` ends at the first check (every ALIGN_CHECK_STEPS steps) where the network gives
+/// ALIGN_AGREEMENT of the rows their start label, long before its step budget on easy data.
+#[test]
+fn align_stops_once_the_network_has_learnt_the_start() {
+    use dgg_core::pipeline::align_epochs;
+    use dgg_core::pretrain::{ALIGN_AGREEMENT, ALIGN_CHECK_STEPS};
+    let (x, _) = common::blobs(50, 12, 3);
+    let cfg = small(GraphSource::Euclidean);
+    let out = fit(&x, 150, 12, &cfg, None, &Control::none()).unwrap();
+    let batches = 150usize.div_ceil(cfg.batch_size);
+    let budget = align_epochs(cfg.epochs.classifier, batches);
+    let align: Vec<_> = out.history.iter().filter(|h| h.phase == "align").collect();
+    let checks: Vec<f64> = align.iter().filter_map(|h| h.losses.iter().find(|l| l.0 == "agreement").map(|l| l.1)).collect();
+    assert!(!checks.is_empty(), "no agreement recorded in {} align epochs", align.len());
+    assert!(align.len() < budget, "align ran {} of its {budget} epochs", align.len());
+    assert!(*checks.last().unwrap() >= ALIGN_AGREEMENT, "stopped at agreement {checks:?}");
+    assert!(checks[..checks.len() - 1].iter().all(|&a| a < ALIGN_AGREEMENT), "ran past a check that had agreed: {checks:?}");
+    // The checks come every ALIGN_CHECK_STEPS steps, at an epoch's end.
+    let every = ALIGN_CHECK_STEPS.div_ceil(batches);
+    assert_eq!(align.len(), checks.len() * every, "{} align epochs, {} checks", align.len(), checks.len());
+}
