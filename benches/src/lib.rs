@@ -29,7 +29,10 @@ pub fn patch_config(cfg: &dgg_core::config::Config, patch: &serde_json::Value) -
 /// Adds machine, date, commit and the command that ran to `value`, writes it to
 /// benches/results/NAME.json atomically and returns it.
 pub fn write_result(name: &str, mut value: serde_json::Value) -> serde_json::Value {
-    let cpu = std::fs::read_to_string("/proc/cpuinfo").ok().and_then(|s| s.lines().find(|l| l.starts_with("model name")).map(|l| l.split(':').nth(1).unwrap_or("").trim().to_string())).unwrap_or_default();
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|s| s.lines().find(|l| l.starts_with("model name")).map(|l| l.split(':').nth(1).unwrap_or("").trim().to_string()))
+        .unwrap_or_default();
     let machine = format!("{} cores, {}", std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0), cpu);
     value["machine"] = serde_json::json!(machine);
     value["date"] = serde_json::json!(command("date", &["-u", "+%Y-%m-%dT%H:%M:%SZ"]));

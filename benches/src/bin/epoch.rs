@@ -8,9 +8,9 @@
 use candle_core::{DType, Device, Tensor};
 use dgg_core::config::Likelihood;
 use dgg_core::loss::{dgg_loss, Batch};
-use dgg_core::step::dgg_step;
 use dgg_core::nn::{vars_with_prefix, Networks, Shape};
 use dgg_core::prior::{graph_targets, GammaTable};
+use dgg_core::step::dgg_step;
 use dgg_core::train::{train_dgg, DggData, Phase};
 use dgg_graph::Control;
 use rand::SeedableRng;

@@ -153,7 +153,6 @@ fn set_tf32(on: bool) {
     candle_core::cuda::set_gemm_reduced_precision_f32(on)
 }
 
-
 /// MiB of device memory in use (total - free, as the driver reports it), sampled from the thread
 /// that runs the fit: a leak shows as growth from epoch to epoch. None on the CPU or when the
 /// driver does not answer.
@@ -273,7 +272,12 @@ fn parity_batch(x: &[f32], p: usize, k: usize, m: usize, rng: &mut ChaCha8Rng) -
 
 /// Relative differences of everything `dgg_step` returns, `a` against the reference `b`: the
 /// largest norm-wise and the largest max-element figure over the tensors, and each tensor's pair.
-fn compare_steps(a: &dgg_core::step::StepOutput, a_ids: &[(String, candle_core::TensorId)], b: &dgg_core::step::StepOutput, b_ids: &[(String, candle_core::TensorId)]) -> Res<(f64, f64, Value)> {
+fn compare_steps(
+    a: &dgg_core::step::StepOutput,
+    a_ids: &[(String, candle_core::TensorId)],
+    b: &dgg_core::step::StepOutput,
+    b_ids: &[(String, candle_core::TensorId)],
+) -> Res<(f64, f64, Value)> {
     let mut pairs: Vec<(String, Vec<f64>, Vec<f64>)> = vec![("loss".into(), vec![a.total], vec![b.total])];
     for ((name, va), (_, vb)) in a.terms.iter().zip(&b.terms) {
         pairs.push((format!("term.{name}"), vec![*va], vec![*vb]));
@@ -351,7 +355,8 @@ fn parity(args: &Args, device: &Device, x: &[f32]) -> Res<Value> {
         let (worst32, worst32_max, detail32) = compare_steps(&got32, &ids_dev, &want, &ids_cpu)?;
         let ok32 = worst32 <= 1e-2;
         pass &= ok32;
-        report[format!("{lname}_tf32")] = json!({"tf32": tf32_on, "tolerance": 1e-2, "rel_diff": worst32, "max_elem_rel_diff": worst32_max, "pass": ok32, "detail": detail32});
+        report[format!("{lname}_tf32")] =
+            json!({"tf32": tf32_on, "tolerance": 1e-2, "rel_diff": worst32, "max_elem_rel_diff": worst32_max, "pass": ok32, "detail": detail32});
 
         // Explicit gradients against candle's autograd of the same loss, on the device.
         let loss = dgg_loss(&nets_dev, likelihood, &dev_batch.batch())?;
@@ -402,9 +407,8 @@ fn adam_parity(device: &Device) -> Res<Value> {
     let mut rng = ChaCha8Rng::seed_from_u64(21);
     let shapes = [(700usize, 1000usize), (1, 1237)];
     let init: Vec<Vec<f32>> = shapes.iter().map(|(r, c)| (0..r * c).map(|_| rng.gen_range(-0.5f32..0.5)).collect()).collect();
-    let make = |dev: &Device| -> Res<Vec<Var>> {
-        shapes.iter().zip(&init).map(|(&shape, v)| Ok(Var::from_tensor(&Tensor::from_slice(v, shape, dev)?)?)).collect()
-    };
+    let make =
+        |dev: &Device| -> Res<Vec<Var>> { shapes.iter().zip(&init).map(|(&shape, v)| Ok(Var::from_tensor(&Tensor::from_slice(v, shape, dev)?)?)).collect() };
     let (cpu_vars, dev_vars) = (make(&Device::Cpu)?, make(device)?);
     let params = ParamsAdamW { lr: 1e-3, weight_decay: 1e-4, ..Default::default() };
     let mut cpu_opt = Adam::new(cpu_vars.clone(), params.clone())?;
@@ -646,7 +650,9 @@ fn section(report: &mut Value, out: &Path, name: &str, f: impl FnOnce() -> Res<V
     let mut v = match std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)) {
         Ok(Ok(v)) => v,
         Ok(Err(e)) => json!({"error": e.to_string()}),
-        Err(p) => json!({"error": format!("panic: {}", p.downcast_ref::<String>().cloned().or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string())).unwrap_or_default())}),
+        Err(p) => {
+            json!({"error": format!("panic: {}", p.downcast_ref::<String>().cloned().or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string())).unwrap_or_default())})
+        }
     };
     v["section_seconds"] = json!(t.elapsed().as_secs_f64());
     eprintln!("{name}: {}", if v.get("error").is_some() { v["error"].to_string() } else { format!("done in {:.1} s", t.elapsed().as_secs_f64()) });
@@ -663,7 +669,10 @@ fn main() {
         }
     };
     let started = Instant::now();
-    let cpu = std::fs::read_to_string("/proc/cpuinfo").ok().and_then(|s| s.lines().find(|l| l.starts_with("model name")).map(|l| l.split(':').nth(1).unwrap_or("").trim().to_string())).unwrap_or_default();
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|s| s.lines().find(|l| l.starts_with("model name")).map(|l| l.split(':').nth(1).unwrap_or("").trim().to_string()))
+        .unwrap_or_default();
     let mut report = json!({
         "bench": "gpu_check",
         "cuda_compiled": dgg_core::device::cuda_compiled(),

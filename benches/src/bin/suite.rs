@@ -140,7 +140,15 @@ fn umap_gmm_runs(python: &Path, root: &Path, data: &Dataset, seeds: &[u64]) -> R
             return Err(format!("umap_gmm.py: {} labels for {} rows", labels.len(), data.n));
         }
         let (acc, nmi, ari) = score(&labels, data);
-        runs.push(Run { seed: v["seed"].as_u64().unwrap_or(0), acc, nmi, ari, seconds: v["seconds"].as_f64().unwrap_or(f64::NAN), peak_rss_mb: v["peak_rss_mb"].as_f64(), extra: json!({}) });
+        runs.push(Run {
+            seed: v["seed"].as_u64().unwrap_or(0),
+            acc,
+            nmi,
+            ari,
+            seconds: v["seconds"].as_f64().unwrap_or(f64::NAN),
+            peak_rss_mb: v["peak_rss_mb"].as_f64(),
+            extra: json!({}),
+        });
     }
     let status = child.wait().map_err(|e| e.to_string())?;
     let _ = std::fs::remove_dir_all(&dir);
@@ -175,7 +183,8 @@ fn main() {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
     let table = datasets::suite(&root).unwrap_or_else(|e| fail(e));
     let n_seeds: u64 = arg(&args, "--seeds").map(|s| s.parse().unwrap_or_else(|_| fail(format!("--seeds must be a positive integer, got '{s}'")))).unwrap_or(3);
-    let first: u64 = arg(&args, "--first-seed").map(|s| s.parse().unwrap_or_else(|_| fail(format!("--first-seed must be an integer, got '{s}'")))).unwrap_or(42);
+    let first: u64 =
+        arg(&args, "--first-seed").map(|s| s.parse().unwrap_or_else(|_| fail(format!("--first-seed must be an integer, got '{s}'")))).unwrap_or(42);
     let seeds: Vec<u64> = (first..first + n_seeds).collect();
     let sets: Vec<String> = match arg(&args, "--sets") {
         Some(s) => s.split(',').map(String::from).collect(),
@@ -220,7 +229,10 @@ fn main() {
                 },
             };
             for r in &runs {
-                println!("{}", json!({"set": name, "method": m, "seed": r.seed, "acc": r.acc, "nmi": r.nmi, "ari": r.ari, "seconds": r.seconds, "extra": r.extra}));
+                println!(
+                    "{}",
+                    json!({"set": name, "method": m, "seed": r.seed, "acc": r.acc, "nmi": r.nmi, "ari": r.ari, "seconds": r.seconds, "extra": r.extra})
+                );
             }
             per.insert(m.clone(), summarise(&runs));
         }

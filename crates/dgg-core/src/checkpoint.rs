@@ -31,8 +31,20 @@ pub const STAGES: [(&str, &[&str]); 4] = [
     (
         "pretrained",
         &[
-            "/n_clusters", "/latent_dim", "/hidden", "/likelihood", "/scale", "/classifier", "/epochs/layerwise", "/epochs/pretrain",
-            "/epochs/vae", "/batch_size", "/lr/pretrain", "/lr/vae", "/weight_decay", "/seed",
+            "/n_clusters",
+            "/latent_dim",
+            "/hidden",
+            "/likelihood",
+            "/scale",
+            "/classifier",
+            "/epochs/layerwise",
+            "/epochs/pretrain",
+            "/epochs/vae",
+            "/batch_size",
+            "/lr/pretrain",
+            "/lr/vae",
+            "/weight_decay",
+            "/seed",
         ],
     ),
     ("graph", &["/graph", "/neighbours", "/weighting", "/siamese_positives", "/epochs/siamese", "/lr/siamese"]),
@@ -156,10 +168,9 @@ impl Checkpoints {
         if meta.get("fingerprint").map(String::as_str) != Some(self.fingerprint(stage)) {
             return Err(bad("a checkpoint of another fit".into()));
         }
-        let state: RngState = serde_json::from_str(meta.get("rng").map(String::as_str).unwrap_or(""))
-            .map_err(|e| bad(format!("RNG state unreadable: {e}")))?;
-        let saved: Vec<EpochRecord> = serde_json::from_str(meta.get("history").map(String::as_str).unwrap_or(""))
-            .map_err(|e| bad(format!("history unreadable: {e}")))?;
+        let state: RngState = serde_json::from_str(meta.get("rng").map(String::as_str).unwrap_or("")).map_err(|e| bad(format!("RNG state unreadable: {e}")))?;
+        let saved: Vec<EpochRecord> =
+            serde_json::from_str(meta.get("history").map(String::as_str).unwrap_or("")).map_err(|e| bad(format!("history unreadable: {e}")))?;
         let seed: [u8; 32] = state.seed.as_slice().try_into().map_err(|_| bad("RNG seed is not 32 bytes".into()))?;
         let word_pos: u128 = state.word_pos.parse().map_err(|_| bad("RNG position unreadable".into()))?;
         load_parameters(nets, &bytes, &origin)?;

@@ -200,16 +200,10 @@ impl Config {
     /// Checks the options that depend on the data size.
     pub fn validate_for(&self, n: usize) -> Result<()> {
         if self.n_clusters > n {
-            return Err(DggError::option(
-                "nClusters",
-                format!("must not exceed the number of rows ({n}), got {}", self.n_clusters),
-            ));
+            return Err(DggError::option("nClusters", format!("must not exceed the number of rows ({n}), got {}", self.n_clusters)));
         }
         if self.graph != GraphSource::None && self.neighbours >= n {
-            return Err(DggError::option(
-                "neighbours",
-                format!("must be smaller than the number of rows ({n}), got {}", self.neighbours),
-            ));
+            return Err(DggError::option("neighbours", format!("must be smaller than the number of rows ({n}), got {}", self.neighbours)));
         }
         Ok(())
     }

@@ -25,9 +25,14 @@ pub fn validate_matrix(data: &[f32], n: usize, d: usize) -> Result<()> {
 pub enum Scaler {
     None,
     /// Divide by the global maximum (non-negative data such as pixel intensities or counts).
-    Max { max: f32 },
+    Max {
+        max: f32,
+    },
     /// Per-feature zero mean and unit variance (constant features are only centred).
-    Standardize { mean: Vec<f32>, std: Vec<f32> },
+    Standardize {
+        mean: Vec<f32>,
+        std: Vec<f32>,
+    },
 }
 
 impl Scaler {
@@ -57,7 +62,11 @@ impl Scaler {
                 let std = (0..d)
                     .map(|j| {
                         let var = (sq[j] / nf - (mean[j] / nf).powi(2)).max(0.0);
-                        if var > 1e-12 { var.sqrt() as f32 } else { 1.0 }
+                        if var > 1e-12 {
+                            var.sqrt() as f32
+                        } else {
+                            1.0
+                        }
                     })
                     .collect();
                 Scaler::Standardize { mean: mean.iter().map(|m| (m / nf) as f32).collect(), std }
@@ -69,9 +78,9 @@ impl Scaler {
         match self {
             Scaler::None => Cow::Borrowed(data),
             Scaler::Max { max } => Cow::Owned(data.iter().map(|v| v / max).collect()),
-            Scaler::Standardize { mean, std } => Cow::Owned(
-                data.chunks_exact(d).flat_map(|row| row.iter().enumerate().map(|(j, v)| (v - mean[j]) / std[j])).collect(),
-            ),
+            Scaler::Standardize { mean, std } => {
+                Cow::Owned(data.chunks_exact(d).flat_map(|row| row.iter().enumerate().map(|(j, v)| (v - mean[j]) / std[j])).collect())
+            }
         }
     }
 }

@@ -9,8 +9,8 @@
 
 use crate::error::Result;
 use candle_core::{CpuStorage, DType, Layout, Shape, Tensor, D};
-use rayon::prelude::*;
 use candle_nn::Linear;
+use rayon::prelude::*;
 
 pub use dgg_graph::optim::Grads;
 

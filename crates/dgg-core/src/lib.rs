@@ -14,14 +14,14 @@ pub mod model;
 pub mod nn;
 pub mod pipeline;
 pub mod pretrain;
+pub mod prior;
 pub mod spectral;
 pub mod step;
-pub mod prior;
 pub mod train;
 
+pub use candle_core::Device;
 pub use config::Config;
 pub use dgg_graph::optim;
 pub use error::{DggError, Result};
 pub use model::Model;
 pub use pipeline::{fit, fit_resumable, FitOutput};
-pub use candle_core::Device;

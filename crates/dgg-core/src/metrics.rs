@@ -15,7 +15,13 @@ fn contingency(pred: &[i64], truth: &[i64]) -> Result<(Vec<Vec<f64>>, usize, usi
     }
     let compact = |xs: &[i64]| {
         let mut ids = HashMap::new();
-        let v: Vec<usize> = xs.iter().map(|x| { let next = ids.len(); *ids.entry(*x).or_insert(next) }).collect();
+        let v: Vec<usize> = xs
+            .iter()
+            .map(|x| {
+                let next = ids.len();
+                *ids.entry(*x).or_insert(next)
+            })
+            .collect();
         (v, ids.len())
     };
     let (p, np) = compact(pred);
@@ -90,9 +96,7 @@ pub fn accuracy(pred: &[i64], truth: &[i64]) -> Result<f64> {
     let (table, np, nt) = contingency(pred, truth)?;
     let size = np.max(nt);
     let max = table.iter().flatten().cloned().fold(0.0, f64::max);
-    let cost: Vec<Vec<f64>> = (0..size)
-        .map(|i| (0..size).map(|j| max - table.get(i).and_then(|r| r.get(j)).copied().unwrap_or(0.0)).collect())
-        .collect();
+    let cost: Vec<Vec<f64>> = (0..size).map(|i| (0..size).map(|j| max - table.get(i).and_then(|r| r.get(j)).copied().unwrap_or(0.0)).collect()).collect();
     let assignment = hungarian(&cost);
     let matched: f64 = assignment.iter().enumerate().map(|(i, &j)| table.get(i).and_then(|r| r.get(j)).copied().unwrap_or(0.0)).sum();
     Ok(matched / pred.len() as f64)

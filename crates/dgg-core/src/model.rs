@@ -78,8 +78,8 @@ impl Model {
 
     pub fn from_bytes(bytes: &[u8], device: &Device, origin: &str) -> Result<Model> {
         let bad = |reason: String| DggError::ModelFormat { path: origin.to_string(), reason };
-        let (_, header) = safetensors::SafeTensors::read_metadata(bytes)
-            .map_err(|e| bad(format!("not a dgg-native model file (unreadable safetensors header: {e})")))?;
+        let (_, header) =
+            safetensors::SafeTensors::read_metadata(bytes).map_err(|e| bad(format!("not a dgg-native model file (unreadable safetensors header: {e})")))?;
         let meta = header.metadata().clone().unwrap_or_default();
         if meta.get("format").map(String::as_str) != Some(FORMAT_NAME) {
             return Err(bad("not a dgg-native model file (a safetensors file without dgg-native metadata)".into()));
@@ -148,10 +148,7 @@ pub(crate) fn json<T: serde::Serialize>(v: &T) -> String {
 }
 
 pub fn argmax_rows(values: &[f32], k: usize) -> Vec<u32> {
-    values
-        .chunks_exact(k)
-        .map(|r| r.iter().enumerate().fold((0, f32::NEG_INFINITY), |b, (i, &v)| if v > b.1 { (i, v) } else { b }).0 as u32)
-        .collect()
+    values.chunks_exact(k).map(|r| r.iter().enumerate().fold((0, f32::NEG_INFINITY), |b, (i, &v)| if v > b.1 { (i, v) } else { b }).0 as u32).collect()
 }
 
 /// Writes `bytes` to `path` through a temporary file in the same folder and a rename, so readers

@@ -45,11 +45,8 @@ pub struct Mlp {
 
 impl Mlp {
     pub fn new(varmap: &VarMap, prefix: &str, sizes: &[usize], relu_last: bool, rng: &mut ChaCha8Rng, dtype: DType, device: &Device) -> Result<Self> {
-        let layers = sizes
-            .windows(2)
-            .enumerate()
-            .map(|(i, w)| linear(varmap, &format!("{prefix}.l{i}"), w[0], w[1], rng, dtype, device))
-            .collect::<Result<Vec<_>>>()?;
+        let layers =
+            sizes.windows(2).enumerate().map(|(i, w)| linear(varmap, &format!("{prefix}.l{i}"), w[0], w[1], rng, dtype, device)).collect::<Result<Vec<_>>>()?;
         Ok(Self { layers, relu_last })
     }
 

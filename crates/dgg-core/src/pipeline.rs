@@ -3,15 +3,15 @@
 
 use crate::checkpoint::Checkpoints;
 use crate::config::{Config, GraphSource, InitMethod, Likelihood, SiamesePositives, Weighting};
-use crate::kmeans::kmeans;
-use crate::spectral::spectral_labels;
 use crate::data::{choose_likelihood, validate_matrix, Scaler};
 use crate::device;
 use crate::error::{DggError, Result};
+use crate::kmeans::kmeans;
 use crate::model::{argmax_rows, Model};
 use crate::nn::{Networks, Shape};
 use crate::pretrain::{self, map_batched};
 use crate::prior::{graph_targets, self_graph, GammaTable};
+use crate::spectral::spectral_labels;
 use crate::train::{train_dgg, DggData, EpochRecord, Phase};
 use candle_core::{DType, Tensor, D};
 use dgg_graph::{knn, Control, Graph, KnnMethod, SiameseConfig};
@@ -91,15 +91,7 @@ pub fn fit_resumable(data: &[f32], n: usize, d: usize, cfg: &Config, graph: Opti
     let mut warnings: Vec<String> = Vec::new();
     let mut clock = Clock(Vec::new(), Instant::now());
     let batch_size = cfg.batch_size;
-    let phase = |name: &'static str, epochs: usize, lr: f64| Phase {
-        name,
-        epochs,
-        batch_size,
-        lr,
-        lr_step: 0,
-        lr_gamma: 1.0,
-        weight_decay: cfg.weight_decay,
-    };
+    let phase = |name: &'static str, epochs: usize, lr: f64| Phase { name, epochs, batch_size, lr, lr_step: 0, lr_gamma: 1.0, weight_decay: cfg.weight_decay };
 
     let ckpt = checkpoints.map(|dir| Checkpoints::open(dir, data, n, d, cfg, graph.as_ref())).transpose()?;
     let resume = |stage: &str, rng: &mut ChaCha8Rng, history: &mut Vec<EpochRecord>| -> Result<bool> {
@@ -128,7 +120,10 @@ pub fn fit_resumable(data: &[f32], n: usize, d: usize, cfg: &Config, graph: Opti
             let dead = pretrain::dead_unit_share(&nets, &x)?;
             let spread = pretrain::latent_spread(&map_batched(&x, 8192, |b| nets.encoder.mean(b))?)?;
             if dead > pretrain::MAX_DEAD_SHARE || spread < pretrain::MIN_LATENT_SPREAD {
-                warnings.push(format!("the layer-wise pretraining left {:.0}% of a layer's units dead; the autoencoder was retrained end to end from fresh weights", 100.0 * dead));
+                warnings.push(format!(
+                    "the layer-wise pretraining left {:.0}% of a layer's units dead; the autoencoder was retrained end to end from fresh weights",
+                    100.0 * dead
+                ));
                 nets.restore(&Networks::new(&shape, &mut rng, DType::F32, &device)?.snapshot()?)?;
                 pretrain::centre_encoder(&nets, &x)?;
                 pretrain::autoencoder(&nets, likelihood, &x, &phase("pretrain", e.pretrain, cfg.lr.pretrain), &mut rng, ctl, &mut history)?;
@@ -223,29 +218,28 @@ pub fn fit_resumable(data: &[f32], n: usize, d: usize, cfg: &Config, graph: Opti
     }
     let embedding = mu.flatten_all()?.to_vec1::<f32>()?;
     let model = Model { config: cfg.clone(), shape, scaler, likelihood, nets, device: device.clone() };
-    Ok(FitOutput {
-        model,
-        labels,
-        proba,
-        embedding,
-        timings: clock.0,
-        history,
-        graph,
-        device: device::name(&device),
-        device_reason,
-        warnings,
-    })
+    Ok(FitOutput { model, labels, proba, embedding, timings: clock.0, history, graph, device: device::name(&device), device_reason, warnings })
 }
 
 /// The graph of `cfg.graph` on scaled data: kNN in the data (Euclidean) or in the space of a
 /// Siamese network started from the pretrained encoder (`pretrained`: its weights and the latent
 /// means, N x M) or from scratch.
-fn make_graph(scaled: &[f32], n: usize, d: usize, cfg: &Config, pretrained: Option<(&HashMap<String, Tensor>, &Tensor)>, device: &candle_core::Device, ctl: &Control) -> Result<Option<Graph>> {
+fn make_graph(
+    scaled: &[f32],
+    n: usize,
+    d: usize,
+    cfg: &Config,
+    pretrained: Option<(&HashMap<String, Tensor>, &Tensor)>,
+    device: &candle_core::Device,
+    ctl: &Control,
+) -> Result<Option<Graph>> {
     Ok(match cfg.graph {
         GraphSource::None => None,
         GraphSource::Euclidean => Some(build_graph(scaled, n, d, cfg)?),
         GraphSource::Latent => {
-            let (_, latent) = pretrained.ok_or_else(|| DggError::option("graph", "'latent' needs the pretrained encoder of fit(); build 'euclidean' or 'siamese' graphs on their own"))?;
+            let (_, latent) = pretrained.ok_or_else(|| {
+                DggError::option("graph", "'latent' needs the pretrained encoder of fit(); build 'euclidean' or 'siamese' graphs on their own")
+            })?;
             let latent = latent.flatten_all()?.to_vec1::<f32>()?;
             // Each point's 2J nearest in the data, kept where they are also among its 2J nearest
             // in the latent space, filled up with its nearest in the data (see agreed_neighbours).
@@ -353,4 +347,3 @@ fn encoder_weights(nets: &Networks) -> HashMap<String, Tensor> {
         .filter_map(|(k, v)| k.strip_prefix("encoder.").filter(|r| !r.starts_with("logvar")).map(|r| (r.to_string(), v.as_tensor().copy().expect("copy"))))
         .collect()
 }
-

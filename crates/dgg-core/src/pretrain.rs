@@ -84,7 +84,15 @@ fn recon_loss(likelihood: Likelihood, out: &Tensor, x: &Tensor) -> Result<Tensor
 
 /// Greedy layer-wise denoising autoencoders: layer l learns to reconstruct the (clean) output of
 /// layer l-1 from a corrupted copy; its decoder becomes the mirrored layer of the decoder.
-pub fn layerwise(nets: &Networks, likelihood: Likelihood, x: &Tensor, phase: &Phase, rng: &mut ChaCha8Rng, ctl: &Control, history: &mut Vec<EpochRecord>) -> Result<()> {
+pub fn layerwise(
+    nets: &Networks,
+    likelihood: Likelihood,
+    x: &Tensor,
+    phase: &Phase,
+    rng: &mut ChaCha8Rng,
+    ctl: &Control,
+    history: &mut Vec<EpochRecord>,
+) -> Result<()> {
     if phase.epochs == 0 {
         return Ok(());
     }
@@ -126,7 +134,15 @@ pub fn layerwise(nets: &Networks, likelihood: Likelihood, x: &Tensor, phase: &Ph
 }
 
 /// End-to-end autoencoder fine-tuning on the mean path (encoder trunk, mean head, decoder).
-pub fn autoencoder(nets: &Networks, likelihood: Likelihood, x: &Tensor, phase: &Phase, rng: &mut ChaCha8Rng, ctl: &Control, history: &mut Vec<EpochRecord>) -> Result<()> {
+pub fn autoencoder(
+    nets: &Networks,
+    likelihood: Likelihood,
+    x: &Tensor,
+    phase: &Phase,
+    rng: &mut ChaCha8Rng,
+    ctl: &Control,
+    history: &mut Vec<EpochRecord>,
+) -> Result<()> {
     let mut vars = vars_with_prefix(&nets.varmap, &["decoder."]);
     vars.extend(vars_with_prefix(&nets.varmap, &["encoder."]).into_iter().filter(|v| !is_logvar(nets, v)));
     run_phase(phase, x.dim(0)?, vars, rng, ctl, history, |idx, _| {
@@ -142,7 +158,15 @@ fn is_logvar(nets: &Networks, v: &candle_core::Var) -> bool {
 }
 
 /// A VAE with a standard normal prior: trains the log-variance head and smooths the latent space.
-pub fn vae(nets: &Networks, likelihood: Likelihood, x: &Tensor, phase: &Phase, rng: &mut ChaCha8Rng, ctl: &Control, history: &mut Vec<EpochRecord>) -> Result<()> {
+pub fn vae(
+    nets: &Networks,
+    likelihood: Likelihood,
+    x: &Tensor,
+    phase: &Phase,
+    rng: &mut ChaCha8Rng,
+    ctl: &Control,
+    history: &mut Vec<EpochRecord>,
+) -> Result<()> {
     let vars = vars_with_prefix(&nets.varmap, &["encoder.", "decoder."]);
     let m = nets.means.dim(1)?;
     run_phase(phase, x.dim(0)?, vars, rng, ctl, history, |idx, rng| {
@@ -232,7 +256,15 @@ pub fn init_mixture(nets: &Networks, mu: &Tensor, labels: &[u32]) -> Result<()> 
 }
 
 /// Pre-trains f2 with cross-entropy on the pseudo-labels.
-pub fn classifier(nets: &Networks, mu: &Tensor, labels: &[u32], phase: &Phase, rng: &mut ChaCha8Rng, ctl: &Control, history: &mut Vec<EpochRecord>) -> Result<()> {
+pub fn classifier(
+    nets: &Networks,
+    mu: &Tensor,
+    labels: &[u32],
+    phase: &Phase,
+    rng: &mut ChaCha8Rng,
+    ctl: &Control,
+    history: &mut Vec<EpochRecord>,
+) -> Result<()> {
     let targets = Tensor::from_slice(labels, labels.len(), mu.device())?;
     let vars = vars_with_prefix(&nets.varmap, &["classifier."]);
     run_phase(phase, mu.dim(0)?, vars, rng, ctl, history, |idx, _| {
@@ -249,7 +281,16 @@ pub fn classifier(nets: &Networks, mu: &Tensor, labels: &[u32], phase: &Phase, r
 /// still matches it. The classifier alone (a linear layer) cannot follow a partition that the
 /// pretrained latent space does not separate linearly.
 #[allow(clippy::too_many_arguments)] // one argument per piece of a training phase, as in the other phases
-pub fn align(nets: &Networks, likelihood: Likelihood, x: &Tensor, labels: &[u32], phase: &Phase, rng: &mut ChaCha8Rng, ctl: &Control, history: &mut Vec<EpochRecord>) -> Result<()> {
+pub fn align(
+    nets: &Networks,
+    likelihood: Likelihood,
+    x: &Tensor,
+    labels: &[u32],
+    phase: &Phase,
+    rng: &mut ChaCha8Rng,
+    ctl: &Control,
+    history: &mut Vec<EpochRecord>,
+) -> Result<()> {
     let targets = Tensor::from_slice(labels, labels.len(), x.device())?;
     let weight = align_weight(x.dim(1)?);
     let mut vars = vars_with_prefix(&nets.varmap, &["decoder.", "classifier."]);

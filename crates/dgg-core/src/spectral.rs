@@ -30,14 +30,7 @@ pub const TAU_FRACTION: f32 = 0.3;
 
 /// y = S x, S = D^-1/2 (A + tau 11^T / n) D^-1/2, for a block of `b` column vectors stored
 /// row-major (N x b). S's eigenvalues lie in [-1, 1].
-fn apply(
-    graph: &Graph,
-    reverse: &ReverseGraph,
-    inv_sqrt_deg: &[f32],
-    tau: f32,
-    x: &[f32],
-    b: usize,
-) -> Vec<f32> {
+fn apply(graph: &Graph, reverse: &ReverseGraph, inv_sqrt_deg: &[f32], tau: f32, x: &[f32], b: usize) -> Vec<f32> {
     let n = x.len() / b;
     // The rank-one part: tau / n * D^-1/2 1 (1^T D^-1/2 x), per column.
     let mut col = vec![0f32; b];
@@ -114,10 +107,13 @@ fn cross(x: &[f32], y: &[f32], b: usize) -> Vec<f64> {
                 h
             },
         )
-        .reduce(|| vec![0f64; b * b], |mut a, c| {
-            a.iter_mut().zip(c).for_each(|(u, v)| *u += v);
-            a
-        })
+        .reduce(
+            || vec![0f64; b * b],
+            |mut a, c| {
+                a.iter_mut().zip(c).for_each(|(u, v)| *u += v);
+                a
+            },
+        )
 }
 
 /// One CholeskyQR pass; false (x untouched) when X^T X has no usable Cholesky factor.
@@ -157,18 +153,12 @@ fn gram_schmidt(x: &mut [f32], b: usize) {
     let n = x.len() / b;
     for c in 0..b {
         for prev in 0..c {
-            let dot: f64 = (0..n)
-                .map(|i| x[i * b + c] as f64 * x[i * b + prev] as f64)
-                .sum();
+            let dot: f64 = (0..n).map(|i| x[i * b + c] as f64 * x[i * b + prev] as f64).sum();
             for i in 0..n {
                 x[i * b + c] -= (dot * x[i * b + prev] as f64) as f32;
             }
         }
-        let norm = (0..n)
-            .map(|i| (x[i * b + c] as f64).powi(2))
-            .sum::<f64>()
-            .sqrt()
-            .max(1e-30);
+        let norm = (0..n).map(|i| (x[i * b + c] as f64).powi(2)).sum::<f64>().sqrt().max(1e-30);
         for i in 0..n {
             x[i * b + c] = (x[i * b + c] as f64 / norm) as f32;
         }
@@ -392,10 +382,7 @@ pub fn spectral_eigen(graph: &Graph, dims: usize, applications: usize, seed: u64
     let reverse = graph.reverse();
     let mut degree = vec![0.5f32; n]; // outgoing weights sum to 1, halved
     for (i, d) in degree.iter_mut().enumerate() {
-        *d += 0.5
-            * reverse.weights[reverse.offsets[i]..reverse.offsets[i + 1]]
-                .iter()
-                .sum::<f32>();
+        *d += 0.5 * reverse.weights[reverse.offsets[i]..reverse.offsets[i + 1]].iter().sum::<f32>();
     }
     let tau = TAU_FRACTION * degree.iter().sum::<f32>() / n as f32;
     let inv_sqrt_deg: Vec<f32> = degree.iter().map(|d| 1.0 / (d + tau).sqrt()).collect();
@@ -403,9 +390,7 @@ pub fn spectral_eigen(graph: &Graph, dims: usize, applications: usize, seed: u64
     // Extra vectors speed up convergence of the wanted ones.
     let b = (2 * dims + 5).min(n);
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    let mut x: Vec<f32> = (0..n * b)
-        .map(|_| StandardNormal.sample(&mut rng))
-        .collect();
+    let mut x: Vec<f32> = (0..n * b).map(|_| StandardNormal.sample(&mut rng)).collect();
     orthonormalise(&mut x, b);
     let mut used = 0;
     let values = loop {
@@ -416,13 +401,7 @@ pub fn spectral_eigen(graph: &Graph, dims: usize, applications: usize, seed: u64
         rotate(&mut x, &rotation, b);
         rotate(&mut y, &rotation, b);
         let residual = (0..dims.min(b))
-            .map(|c| {
-                x.chunks_exact(b)
-                    .zip(y.chunks_exact(b))
-                    .map(|(xr, yr)| (yr[c] as f64 - theta[c] * xr[c] as f64).powi(2))
-                    .sum::<f64>()
-                    .sqrt()
-            })
+            .map(|c| x.chunks_exact(b).zip(y.chunks_exact(b)).map(|(xr, yr)| (yr[c] as f64 - theta[c] * xr[c] as f64).powi(2)).sum::<f64>().sqrt())
             .fold(0.0, f64::max);
         if residual < RESIDUAL_TOLERANCE || used + FILTER_DEGREE > applications || b == n {
             break theta;

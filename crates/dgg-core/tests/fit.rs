@@ -200,7 +200,11 @@ fn kmeans_keeps_the_lowest_of_its_restarts() {
     assert_eq!(best.inertia, lowest);
     // Each run's inertia is the sum of squared distances to its own centres, in f64.
     for r in &runs {
-        let direct: f64 = x.chunks_exact(4).zip(&r.labels).map(|(p, &l)| p.iter().zip(&r.centres[l as usize * 4..][..4]).map(|(a, b)| ((a - b) as f64).powi(2)).sum::<f64>()).sum();
+        let direct: f64 = x
+            .chunks_exact(4)
+            .zip(&r.labels)
+            .map(|(p, &l)| p.iter().zip(&r.centres[l as usize * 4..][..4]).map(|(a, b)| ((a - b) as f64).powi(2)).sum::<f64>())
+            .sum();
         assert!((direct - r.inertia).abs() < 1e-3 * direct.max(1.0), "{direct} vs {}", r.inertia);
     }
 }

@@ -181,7 +181,14 @@ fn per_point_equals_per_pair_in_f32() {
 fn gradients_match_finite_differences() {
     let p = problem(DType::F64, Likelihood::Bernoulli);
     let g = grads(&p, &per_point(&p));
-    for (name, index) in [("gmm.means", 5usize), ("gmm.logvars", 2), ("decoder.l2.weight", 11), ("encoder.l0.weight", 3), ("classifier.l0.weight", 4), ("encoder.logvar.bias", 1)] {
+    for (name, index) in [
+        ("gmm.means", 5usize),
+        ("gmm.logvars", 2),
+        ("decoder.l2.weight", 11),
+        ("encoder.l0.weight", 3),
+        ("classifier.l0.weight", 4),
+        ("encoder.logvar.bias", 1),
+    ] {
         let var = p.nets.varmap.data().lock().unwrap().get(name).unwrap().clone();
         let base: Vec<f64> = var.as_tensor().flatten_all().unwrap().to_vec1().unwrap();
         let h = 1e-6;
@@ -231,7 +238,16 @@ fn explicit_gradients_match_autograd() {
         assert!((step.total - scalar(&reference)).abs() < tol * scalar(&reference).abs());
         for (name, g) in grads(&p, &reference) {
             let var = p.nets.varmap.data().lock().unwrap().get(&name).unwrap().clone();
-            let ours: Vec<f64> = step.grads.get(&var.id()).unwrap_or_else(|| panic!("no gradient for {name}")).to_dtype(DType::F64).unwrap().flatten_all().unwrap().to_vec1().unwrap();
+            let ours: Vec<f64> = step
+                .grads
+                .get(&var.id())
+                .unwrap_or_else(|| panic!("no gradient for {name}"))
+                .to_dtype(DType::F64)
+                .unwrap()
+                .flatten_all()
+                .unwrap()
+                .to_vec1()
+                .unwrap();
             let r = rel(&ours, &g);
             assert!(r < tol, "{likelihood:?} {dtype:?}: {name} differs by {r}");
         }

@@ -38,11 +38,7 @@ fn the_embedding_spans_the_cluster_indicators() {
             let dot: f64 = (0..g.n).map(|i| v[i] * emb[i * 3 + j] as f64).sum();
             kept += dot * dot;
         }
-        assert!(
-            kept / norm2 > 0.95,
-            "cluster {c}: only {} of the indicator is in the embedding",
-            kept / norm2
-        );
+        assert!(kept / norm2 > 0.95, "cluster {c}: only {} of the indicator is in the embedding", kept / norm2);
     }
 }
 
@@ -87,24 +83,11 @@ fn embedding_columns_are_eigenvectors_in_descending_order_whatever_the_start() {
         let mut cols = Vec::new();
         for c in 0..dims {
             let v: Vec<f64> = (0..n).map(|i| emb[i * dims + c] as f64).collect();
-            let mv: Vec<f64> = (0..n)
-                .map(|i| (0..n).map(|j| m[i * n + j] * v[j]).sum())
-                .collect();
+            let mv: Vec<f64> = (0..n).map(|i| (0..n).map(|j| m[i * n + j] * v[j]).sum()).collect();
             let lambda: f64 = v.iter().zip(&mv).map(|(a, b)| a * b).sum();
-            let residual = v
-                .iter()
-                .zip(&mv)
-                .map(|(a, b)| (b - lambda * a).powi(2))
-                .sum::<f64>()
-                .sqrt();
-            assert!(
-                residual < 1e-4,
-                "seed {seed}, column {c}: |Mv - lambda v| = {residual}"
-            );
-            assert!(
-                lambda <= previous + 1e-6,
-                "seed {seed}: eigenvalues out of order"
-            );
+            let residual = v.iter().zip(&mv).map(|(a, b)| (b - lambda * a).powi(2)).sum::<f64>().sqrt();
+            assert!(residual < 1e-4, "seed {seed}, column {c}: |Mv - lambda v| = {residual}");
+            assert!(lambda <= previous + 1e-6, "seed {seed}: eigenvalues out of order");
             previous = lambda;
             cols.push(v);
         }
@@ -112,11 +95,7 @@ fn embedding_columns_are_eigenvectors_in_descending_order_whatever_the_start() {
     }
     // Same vectors (up to sign) from both random starts.
     for c in 0..dims {
-        let dot: f64 = columns[0][c]
-            .iter()
-            .zip(&columns[1][c])
-            .map(|(a, b)| a * b)
-            .sum();
+        let dot: f64 = columns[0][c].iter().zip(&columns[1][c]).map(|(a, b)| a * b).sum();
         assert!(dot.abs() > 0.999, "column {c}: |<v1, v2>| = {}", dot.abs());
     }
 }

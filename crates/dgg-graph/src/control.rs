@@ -31,10 +31,7 @@ pub struct Control<'a> {
 impl<'a> Control<'a> {
     /// No callback, never cancelled.
     pub const fn none() -> Self {
-        Control {
-            progress: None,
-            cancel: None,
-        }
+        Control { progress: None, cancel: None }
     }
 
     /// Calls the progress callback, if any.
@@ -61,9 +58,6 @@ impl<'a> Control<'a> {
 
 impl std::fmt::Debug for Control<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Control")
-            .field("progress", &self.progress.is_some())
-            .field("cancel", &self.is_cancelled())
-            .finish()
+        f.debug_struct("Control").field("progress", &self.progress.is_some()).field("cancel", &self.is_cancelled()).finish()
     }
 }

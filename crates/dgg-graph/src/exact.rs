@@ -15,13 +15,7 @@ pub fn exact_knn(data: &[f32], n: usize, d: usize, k: usize) -> Result<Neighbour
 
 /// Exact neighbours of the points `queries` only (for recall on a sample); row `r` of the result
 /// belongs to point `queries[r]`, and `result.n == queries.len()`.
-pub fn exact_knn_queries(
-    data: &[f32],
-    n: usize,
-    d: usize,
-    queries: &[usize],
-    k: usize,
-) -> Result<Neighbours> {
+pub fn exact_knn_queries(data: &[f32], n: usize, d: usize, queries: &[usize], k: usize) -> Result<Neighbours> {
     exact_search(data, n, d, Some(queries), k, &Control::none())
 }
 
@@ -58,25 +52,14 @@ fn smallest(grow: &[f32], norms: &[f32], q: usize, m: usize) -> Vec<(f32, u32)> 
     best
 }
 
-pub(crate) fn exact_search(
-    data: &[f32],
-    n: usize,
-    d: usize,
-    queries: Option<&[usize]>,
-    k: usize,
-    ctl: &Control,
-) -> Result<Neighbours> {
+pub(crate) fn exact_search(data: &[f32], n: usize, d: usize, queries: Option<&[usize]>, k: usize, ctl: &Control) -> Result<Neighbours> {
     check_matrix("data", data, n, d)?;
     check_k(n, k)?;
     let all: Vec<usize>;
     let queries = match queries {
         Some(q) => {
             if let Some(&bad) = q.iter().find(|&&i| i >= n) {
-                return Err(GraphError::invalid(
-                    "queries",
-                    bad,
-                    format!("must be < n = {n}"),
-                ));
+                return Err(GraphError::invalid("queries", bad, format!("must be < n = {n}")));
             }
             q
         }
@@ -85,10 +68,7 @@ pub(crate) fn exact_search(
             &all
         }
     };
-    let norms: Vec<f32> = data
-        .par_chunks(d)
-        .map(|r| r.iter().map(|v| v * v).sum())
-        .collect();
+    let norms: Vec<f32> = data.par_chunks(d).map(|r| r.iter().map(|v| v * v).sum()).collect();
     let x = Tensor::from_slice(data, (n, d), &Device::Cpu)?;
     let xt = x.t()?;
     let cand = (k + RERANK_EXTRA).min(n - 1);
@@ -134,19 +114,7 @@ pub(crate) fn exact_search(
                 distances.push(dist.sqrt());
             }
         }
-        ctl.report(&Progress {
-            phase: "knn",
-            epoch: 0,
-            epochs: 1,
-            batch: b,
-            batches,
-            losses: &[],
-        });
+        ctl.report(&Progress { phase: "knn", epoch: 0, epochs: 1, batch: b, batches, losses: &[] });
     }
-    Ok(Neighbours {
-        n: queries.len(),
-        k,
-        indices,
-        distances,
-    })
+    Ok(Neighbours { n: queries.len(), k, indices, distances })
 }

@@ -35,10 +35,7 @@ fn fnv1a64(bytes: &[u8]) -> u64 {
 }
 
 fn bad(path: &str, reason: impl Into<String>) -> GraphError {
-    GraphError::Format {
-        path: path.to_string(),
-        reason: reason.into(),
-    }
+    GraphError::Format { path: path.to_string(), reason: reason.into() }
 }
 
 impl Graph {
@@ -69,22 +66,13 @@ impl Graph {
     /// flushed to disk, then renamed over `path`, so readers never see a partial file.
     pub fn save(&self, path: impl AsRef<Path>) -> Result<()> {
         let path = path.as_ref();
-        let io = |source| GraphError::Io {
-            path: path.to_path_buf(),
-            source,
-        };
-        let name = path
-            .file_name()
-            .ok_or_else(|| GraphError::invalid("path", path.display(), "has no file name"))?;
+        let io = |source| GraphError::Io { path: path.to_path_buf(), source };
+        let name = path.file_name().ok_or_else(|| GraphError::invalid("path", path.display(), "has no file name"))?;
         let dir = match path.parent() {
             Some(p) if !p.as_os_str().is_empty() => p,
             _ => Path::new("."),
         };
-        let tmp = dir.join(format!(
-            ".{}.tmp-{}",
-            name.to_string_lossy(),
-            std::process::id()
-        ));
+        let tmp = dir.join(format!(".{}.tmp-{}", name.to_string_lossy(), std::process::id()));
         let write = || -> std::io::Result<()> {
             let mut f = std::fs::File::create(&tmp)?;
             f.write_all(&self.to_bytes())?;
@@ -106,38 +94,22 @@ impl Graph {
     /// Reads a graph written by [`Graph::save`].
     pub fn load(path: impl AsRef<Path>) -> Result<Graph> {
         let path = path.as_ref();
-        let bytes = std::fs::read(path).map_err(|source| GraphError::Io {
-            path: path.to_path_buf(),
-            source,
-        })?;
+        let bytes = std::fs::read(path).map_err(|source| GraphError::Io { path: path.to_path_buf(), source })?;
         parse(&bytes, &path.display().to_string())
     }
 }
 
 fn parse(b: &[u8], path: &str) -> Result<Graph> {
     if b.len() < 8 || &b[..8] != MAGIC {
-        return Err(bad(
-            path,
-            "not a DGG graph file (magic bytes DGGGRAPH missing)",
-        ));
+        return Err(bad(path, "not a DGG graph file (magic bytes DGGGRAPH missing)"));
     }
     if b.len() < HEADER + 8 {
-        return Err(bad(
-            path,
-            format!(
-                "truncated: {} bytes, header alone needs {}",
-                b.len(),
-                HEADER + 8
-            ),
-        ));
+        return Err(bad(path, format!("truncated: {} bytes, header alone needs {}", b.len(), HEADER + 8)));
     }
     let u64_at = |o: usize| u64::from_le_bytes(b[o..o + 8].try_into().unwrap());
     let version = u32::from_le_bytes(b[8..12].try_into().unwrap());
     if version != FORMAT_VERSION {
-        return Err(bad(
-            path,
-            format!("format version {version}, this build reads {FORMAT_VERSION}"),
-        ));
+        return Err(bad(path, format!("format version {version}, this build reads {FORMAT_VERSION}")));
     }
     let (n, k) = (u64_at(12), u64_at(20));
     let expected = n
@@ -146,22 +118,10 @@ fn parse(b: &[u8], path: &str) -> Result<Graph> {
         .and_then(|p| p.checked_add((HEADER + 8) as u64))
         .ok_or_else(|| bad(path, format!("header sizes overflow (n = {n}, k = {k})")))?;
     if (b.len() as u64) < expected {
-        return Err(bad(
-            path,
-            format!(
-                "truncated: {} bytes, expected {expected} for n = {n}, k = {k}",
-                b.len()
-            ),
-        ));
+        return Err(bad(path, format!("truncated: {} bytes, expected {expected} for n = {n}, k = {k}", b.len())));
     }
     if b.len() as u64 > expected {
-        return Err(bad(
-            path,
-            format!(
-                "{} trailing bytes after the checksum",
-                b.len() as u64 - expected
-            ),
-        ));
+        return Err(bad(path, format!("{} trailing bytes after the checksum", b.len() as u64 - expected)));
     }
     let body = b.len() - 8;
     let stored = u64_at(body);
@@ -171,13 +131,7 @@ fn parse(b: &[u8], path: &str) -> Result<Graph> {
     let nk = (n * k) as usize;
     let ids = &b[HEADER..HEADER + 4 * nk];
     let ws = &b[HEADER + 4 * nk..body];
-    let indices = ids
-        .chunks_exact(4)
-        .map(|c| u32::from_le_bytes(c.try_into().unwrap()))
-        .collect();
-    let weights = ws
-        .chunks_exact(4)
-        .map(|c| f32::from_le_bytes(c.try_into().unwrap()))
-        .collect();
+    let indices = ids.chunks_exact(4).map(|c| u32::from_le_bytes(c.try_into().unwrap())).collect();
+    let weights = ws.chunks_exact(4).map(|c| f32::from_le_bytes(c.try_into().unwrap())).collect();
     Graph::from_parts(n as usize, k as usize, indices, weights)
 }

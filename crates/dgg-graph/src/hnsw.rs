@@ -39,43 +39,22 @@ impl HnswParams {
     /// 0.989, build + search about 50 s on two cores (ef_construction 100 gave 0.993 in 62 s).
     /// `ef_search = max(32, 1.5 k)`.
     pub fn for_k(k: usize) -> Self {
-        HnswParams {
-            max_connections: 16,
-            ef_construction: 64,
-            ef_search: (k + k / 2).max(32),
-            max_layers: 16,
-        }
+        HnswParams { max_connections: 16, ef_construction: 64, ef_search: (k + k / 2).max(32), max_layers: 16 }
     }
 
     /// Checks every parameter for a search of `k` neighbours among `n` points.
     pub fn validate(&self, n: usize, k: usize) -> Result<()> {
         if !(2..=256).contains(&self.max_connections) {
-            return Err(GraphError::invalid(
-                "max_connections",
-                self.max_connections,
-                "must be in 2..=256",
-            ));
+            return Err(GraphError::invalid("max_connections", self.max_connections, "must be in 2..=256"));
         }
         if !(1..=16).contains(&self.max_layers) {
-            return Err(GraphError::invalid(
-                "max_layers",
-                self.max_layers,
-                "must be in 1..=16",
-            ));
+            return Err(GraphError::invalid("max_layers", self.max_layers, "must be in 1..=16"));
         }
         if self.ef_construction < self.max_connections {
-            return Err(GraphError::invalid(
-                "ef_construction",
-                self.ef_construction,
-                format!("must be >= max_connections = {}", self.max_connections),
-            ));
+            return Err(GraphError::invalid("ef_construction", self.ef_construction, format!("must be >= max_connections = {}", self.max_connections)));
         }
         if self.ef_search < k {
-            return Err(GraphError::invalid(
-                "ef_search",
-                self.ef_search,
-                format!("must be >= k = {k}"),
-            ));
+            return Err(GraphError::invalid("ef_search", self.ef_search, format!("must be >= k = {k}")));
         }
         check_k(n, k)
     }
@@ -128,15 +107,7 @@ impl Ord for Cand {
 
 /// HNSW's layer search with beam width `ef`, entered at point `i` itself; returns the `k` nearest
 /// other points as (Euclidean distance, id), sorted. `seen` is a per-thread scratch array.
-fn beam_from_self(
-    data: &[f32],
-    d: usize,
-    (offsets, adj): &(Vec<usize>, Vec<u32>),
-    i: usize,
-    k: usize,
-    ef: usize,
-    seen: &mut [u32],
-) -> Vec<(f32, u32)> {
+fn beam_from_self(data: &[f32], d: usize, (offsets, adj): &(Vec<usize>, Vec<u32>), i: usize, k: usize, ef: usize, seen: &mut [u32]) -> Vec<(f32, u32)> {
     use std::cmp::Reverse;
     use std::collections::BinaryHeap;
     let q = &data[i * d..(i + 1) * d];
@@ -169,10 +140,7 @@ fn beam_from_self(
     if row.len() < k {
         // Fewer than k points reachable (a tiny disconnected piece of the graph): scan them all.
         let n = data.len() / d;
-        row = (0..n)
-            .filter(|&j| j != i)
-            .map(|j| (sq_l2(q, &data[j * d..(j + 1) * d]), j as u32))
-            .collect();
+        row = (0..n).filter(|&j| j != i).map(|j| (sq_l2(q, &data[j * d..(j + 1) * d]), j as u32)).collect();
     }
     row.sort_unstable_by(by_dist_then_id);
     row.truncate(k);
@@ -190,35 +158,13 @@ pub fn hnsw_knn(data: &[f32], n: usize, d: usize, k: usize, p: &HnswParams) -> R
 
 /// [`hnsw_knn`] with progress (phase `"knn"`, one batch per chunk of 4096 points inserted, then
 /// searched) and cancellation between chunks.
-pub fn hnsw_knn_with_control(
-    data: &[f32],
-    n: usize,
-    d: usize,
-    k: usize,
-    p: &HnswParams,
-    ctl: &Control,
-) -> Result<Neighbours> {
+pub fn hnsw_knn_with_control(data: &[f32], n: usize, d: usize, k: usize, p: &HnswParams, ctl: &Control) -> Result<Neighbours> {
     p.validate(n, k)?;
     check_matrix("data", data, n, d)?;
-    let hnsw = Hnsw::<f32, FastL2>::new(
-        p.max_connections,
-        n,
-        p.max_layers,
-        p.ef_construction,
-        FastL2,
-    );
+    let hnsw = Hnsw::<f32, FastL2>::new(p.max_connections, n, p.max_layers, p.ef_construction, FastL2);
     let rows: Vec<(&[f32], usize)> = data.chunks_exact(d).zip(0..n).collect();
     let chunks = n.div_ceil(CHUNK);
-    let report = |batch| {
-        ctl.report(&Progress {
-            phase: "knn",
-            epoch: 0,
-            epochs: 1,
-            batch,
-            batches: 2 * chunks,
-            losses: &[],
-        })
-    };
+    let report = |batch| ctl.report(&Progress { phase: "knn", epoch: 0, epochs: 1, batch, batches: 2 * chunks, losses: &[] });
     for (c, part) in rows.chunks(CHUNK).enumerate() {
         ctl.check_cancel()?;
         hnsw.parallel_insert_slice(&part.to_vec());
@@ -234,13 +180,7 @@ pub fn hnsw_knn_with_control(
     let mut out: Vec<Vec<(f32, u32)>> = Vec::with_capacity(n);
     for (c, part) in ids.chunks(CHUNK).enumerate() {
         ctl.check_cancel()?;
-        let found: Vec<Vec<(f32, u32)>> = part
-            .par_iter()
-            .map_init(
-                || vec![u32::MAX; n],
-                |seen, &i| beam_from_self(data, d, &adj, i, k, ef, seen),
-            )
-            .collect();
+        let found: Vec<Vec<(f32, u32)>> = part.par_iter().map_init(|| vec![u32::MAX; n], |seen, &i| beam_from_self(data, d, &adj, i, k, ef, seen)).collect();
         out.extend(found);
         report(chunks + c);
     }
@@ -252,10 +192,5 @@ pub fn hnsw_knn_with_control(
             distances.push(dist);
         }
     }
-    Ok(Neighbours {
-        n,
-        k,
-        indices,
-        distances,
-    })
+    Ok(Neighbours { n, k, indices, distances })
 }

@@ -41,11 +41,7 @@ impl Neighbours {
     /// The first `k` neighbours of each row (rows are sorted, so these are the `k` nearest).
     pub fn truncate(&self, k: usize) -> Result<Neighbours> {
         if k == 0 || k > self.k {
-            return Err(GraphError::invalid(
-                "k",
-                k,
-                format!("must be in 1..={}", self.k),
-            ));
+            return Err(GraphError::invalid("k", k, format!("must be in 1..={}", self.k)));
         }
         let mut indices = Vec::with_capacity(self.n * k);
         let mut distances = Vec::with_capacity(self.n * k);
@@ -53,12 +49,7 @@ impl Neighbours {
             indices.extend_from_slice(&self.row(i)[..k]);
             distances.extend_from_slice(&self.row_distances(i)[..k]);
         }
-        Ok(Neighbours {
-            n: self.n,
-            k,
-            indices,
-            distances,
-        })
+        Ok(Neighbours { n: self.n, k, indices, distances })
     }
 }
 
@@ -90,14 +81,7 @@ pub fn knn(data: &[f32], n: usize, d: usize, k: usize, method: &KnnMethod) -> Re
 }
 
 /// [`knn`] with progress (phase `"knn"`) and cancellation.
-pub fn knn_with_control(
-    data: &[f32],
-    n: usize,
-    d: usize,
-    k: usize,
-    method: &KnnMethod,
-    ctl: &Control,
-) -> Result<Neighbours> {
+pub fn knn_with_control(data: &[f32], n: usize, d: usize, k: usize, method: &KnnMethod, ctl: &Control) -> Result<Neighbours> {
     match method {
         KnnMethod::Exact => exact_search(data, n, d, None, k, ctl),
         KnnMethod::Hnsw(p) => hnsw_knn_with_control(data, n, d, k, p, ctl),
@@ -116,11 +100,7 @@ pub fn recall(approx: &Neighbours, exact: &Neighbours, queries: &[usize]) -> Res
         return Err(GraphError::shape("queries", exact.n, queries.len()));
     }
     if let Some(&q) = queries.iter().find(|&&q| q >= approx.n) {
-        return Err(GraphError::invalid(
-            "queries",
-            q,
-            format!("must be < n = {}", approx.n),
-        ));
+        return Err(GraphError::invalid("queries", q, format!("must be < n = {}", approx.n)));
     }
     let hits: usize = queries
         .iter()

@@ -1,6 +1,8 @@
 //! Neighbour graphs for DGG: exact and HNSW kNN search, graph weights with a binary file format,
 //! and the Siamese network that learns the similarity space the graph is built in.
 
+#[cfg(feature = "cuda")]
+mod adamw_cuda;
 pub mod control;
 pub mod error;
 pub mod exact;
@@ -8,8 +10,6 @@ pub mod graph_file;
 pub mod hnsw;
 pub mod knn;
 pub mod optim;
-#[cfg(feature = "cuda")]
-mod adamw_cuda;
 pub mod select;
 pub mod siamese;
 pub mod siamese_train;

@@ -7,10 +7,10 @@
 
 use crate::error::Result;
 use candle_core::TensorId;
-use std::collections::HashMap;
 use candle_core::{CpuStorage, DType, Layout, Tensor, Var};
 use candle_nn::ParamsAdamW;
 use rayon::prelude::*;
+use std::collections::HashMap;
 use std::sync::Mutex;
 
 /// Gradients by the id of the parameter tensor they belong to.
@@ -29,7 +29,10 @@ enum Moments {
     Cpu(Mutex<(Vec<f32>, Vec<f32>)>),
     #[cfg(feature = "cuda")]
     Cuda(crate::adamw_cuda::CudaMoments),
-    Device { m: Tensor, v: Tensor },
+    Device {
+        m: Tensor,
+        v: Tensor,
+    },
 }
 
 impl Adam {
@@ -135,11 +138,8 @@ impl candle_core::InplaceOp2 for AdamOp<'_> {
         let (m, v) = &mut *guard;
         let u = self.update;
         const CHUNK: usize = 1 << 14;
-        param[p0..p1]
-            .par_chunks_mut(CHUNK)
-            .zip(grad[g0..g1].par_chunks(CHUNK))
-            .zip(m.par_chunks_mut(CHUNK).zip(v.par_chunks_mut(CHUNK)))
-            .for_each(|((p, g), (m, v))| {
+        param[p0..p1].par_chunks_mut(CHUNK).zip(grad[g0..g1].par_chunks(CHUNK)).zip(m.par_chunks_mut(CHUNK).zip(v.par_chunks_mut(CHUNK))).for_each(
+            |((p, g), (m, v))| {
                 for i in 0..p.len() {
                     m[i] = u.beta1 * m[i] + (1.0 - u.beta1) * g[i];
                     v[i] = u.beta2 * v[i] + (1.0 - u.beta2) * g[i] * g[i];
@@ -147,7 +147,8 @@ impl candle_core::InplaceOp2 for AdamOp<'_> {
                     let v_hat = v[i] / u.correction2;
                     p[i] = p[i] * u.decay - u.lr * m_hat / (v_hat.sqrt() + u.eps);
                 }
-            });
+            },
+        );
         Ok(())
     }
 }

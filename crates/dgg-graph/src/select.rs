@@ -18,28 +18,15 @@ pub enum Selection {
 }
 
 /// Keeps `k` neighbours per row; rows stay sorted by distance. Deterministic for a given `seed`.
-pub fn select_neighbours(
-    nb: &Neighbours,
-    k: usize,
-    sel: Selection,
-    seed: u64,
-) -> Result<Neighbours> {
+pub fn select_neighbours(nb: &Neighbours, k: usize, sel: Selection, seed: u64) -> Result<Neighbours> {
     if k == 0 || k > nb.k {
-        return Err(GraphError::invalid(
-            "k",
-            k,
-            format!("must be in 1..={}", nb.k),
-        ));
+        return Err(GraphError::invalid("k", k, format!("must be in 1..={}", nb.k)));
     }
     match sel {
         Selection::Nearest => nb.truncate(k),
         Selection::RandomOfTop { m } => {
             if m < k || m > nb.k {
-                return Err(GraphError::invalid(
-                    "m",
-                    m,
-                    format!("must be in k..=list length, i.e. {k}..={}", nb.k),
-                ));
+                return Err(GraphError::invalid("m", m, format!("must be in k..=list length, i.e. {k}..={}", nb.k)));
             }
             let mut rng = ChaCha8Rng::seed_from_u64(seed);
             let mut indices = Vec::with_capacity(nb.n * k);
@@ -51,12 +38,7 @@ pub fn select_neighbours(
                 indices.extend(pick.iter().map(|&p| nb.row(i)[p]));
                 distances.extend(pick.iter().map(|&p| nb.row_distances(i)[p]));
             }
-            Ok(Neighbours {
-                n: nb.n,
-                k,
-                indices,
-                distances,
-            })
+            Ok(Neighbours { n: nb.n, k, indices, distances })
         }
     }
 }
@@ -67,11 +49,7 @@ pub fn select_neighbours(
 /// purer than either list alone: on MNIST 2.3% wrong pairs against 3.0% for the raw 2-NN.
 pub fn agreed_neighbours(primary: &Neighbours, confirm: &Neighbours, k: usize) -> Result<Neighbours> {
     if primary.n != confirm.n {
-        return Err(GraphError::invalid(
-            "confirm",
-            confirm.n,
-            format!("must list the same {} points as primary", primary.n),
-        ));
+        return Err(GraphError::invalid("confirm", confirm.n, format!("must list the same {} points as primary", primary.n)));
     }
     if k == 0 || k > primary.k {
         return Err(GraphError::invalid("k", k, format!("must be in 1..={}", primary.k)));

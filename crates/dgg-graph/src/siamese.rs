@@ -58,48 +58,13 @@ impl SiameseConfig {
             return Err(GraphError::invalid("hidden", h, "layer sizes must be >= 1"));
         }
         let checks: [(&'static str, f64, bool, &str); 7] = [
-            (
-                "latent_dim",
-                self.latent_dim as f64,
-                self.latent_dim >= 1,
-                "must be >= 1",
-            ),
-            (
-                "positives",
-                self.positives as f64,
-                self.positives >= 1,
-                "must be >= 1",
-            ),
-            (
-                "margin",
-                self.margin as f64,
-                self.margin.is_finite() && self.margin > 0.0,
-                "must be finite and > 0",
-            ),
-            (
-                "batch_size",
-                self.batch_size as f64,
-                self.batch_size >= 1,
-                "must be >= 1",
-            ),
-            (
-                "lr",
-                self.lr,
-                self.lr.is_finite() && self.lr > 0.0,
-                "must be finite and > 0",
-            ),
-            (
-                "lr_gamma",
-                self.lr_gamma,
-                self.lr_gamma.is_finite() && self.lr_gamma > 0.0,
-                "must be finite and > 0",
-            ),
-            (
-                "weight_decay",
-                self.weight_decay,
-                self.weight_decay.is_finite() && self.weight_decay >= 0.0,
-                "must be finite and >= 0",
-            ),
+            ("latent_dim", self.latent_dim as f64, self.latent_dim >= 1, "must be >= 1"),
+            ("positives", self.positives as f64, self.positives >= 1, "must be >= 1"),
+            ("margin", self.margin as f64, self.margin.is_finite() && self.margin > 0.0, "must be finite and > 0"),
+            ("batch_size", self.batch_size as f64, self.batch_size >= 1, "must be >= 1"),
+            ("lr", self.lr, self.lr.is_finite() && self.lr > 0.0, "must be finite and > 0"),
+            ("lr_gamma", self.lr_gamma, self.lr_gamma.is_finite() && self.lr_gamma > 0.0, "must be finite and > 0"),
+            ("weight_decay", self.weight_decay, self.weight_decay.is_finite() && self.weight_decay >= 0.0, "must be finite and >= 0"),
         ];
         for (field, value, ok, reason) in checks {
             if !ok {
@@ -107,11 +72,7 @@ impl SiameseConfig {
             }
         }
         if self.lr_step == 0 {
-            return Err(GraphError::invalid(
-                "lr_step",
-                0,
-                "must be >= 1 (use lr_gamma = 1 for a constant rate)",
-            ));
+            return Err(GraphError::invalid("lr_step", 0, "must be >= 1 (use lr_gamma = 1 for a constant rate)"));
         }
         Ok(())
     }
@@ -150,16 +111,10 @@ impl Module for SiameseNet {
 }
 
 /// Names and shapes of the parameters, in layer order.
-pub fn parameter_shapes(
-    d: usize,
-    hidden: &[usize],
-    latent_dim: usize,
-) -> Vec<(String, Vec<usize>)> {
+pub fn parameter_shapes(d: usize, hidden: &[usize], latent_dim: usize) -> Vec<(String, Vec<usize>)> {
     let mut out = Vec::new();
     let mut fan_in = d;
-    let names = (0..hidden.len())
-        .map(|i| format!("l{i}"))
-        .chain(std::iter::once("mu".to_string()));
+    let names = (0..hidden.len()).map(|i| format!("l{i}")).chain(std::iter::once("mu".to_string()));
     for (name, fan_out) in names.zip(hidden.iter().copied().chain(std::iter::once(latent_dim))) {
         out.push((format!("{name}.weight"), vec![fan_out, fan_in]));
         out.push((format!("{name}.bias"), vec![fan_out]));
@@ -170,13 +125,7 @@ pub fn parameter_shapes(
 
 /// A `VarMap` holding either the caller's tensors or PyTorch-style uniform(±1/sqrt(fan_in))
 /// values drawn from `rng`, so runs with the same seed start identically.
-pub(crate) fn init_vars(
-    d: usize,
-    cfg: &SiameseConfig,
-    init: Option<&HashMap<String, Tensor>>,
-    device: &Device,
-    rng: &mut ChaCha8Rng,
-) -> Result<VarMap> {
+pub(crate) fn init_vars(d: usize, cfg: &SiameseConfig, init: Option<&HashMap<String, Tensor>>, device: &Device, rng: &mut ChaCha8Rng) -> Result<VarMap> {
     let vm = VarMap::new();
     {
         let mut store = vm.data().lock().expect("fresh VarMap lock");
@@ -185,15 +134,9 @@ pub(crate) fn init_vars(
         for (name, shape) in parameter_shapes(d, &cfg.hidden, cfg.latent_dim) {
             let t = match init {
                 Some(map) => {
-                    let t = map
-                        .get(&name)
-                        .ok_or_else(|| GraphError::invalid("init", &name, "missing parameter"))?;
+                    let t = map.get(&name).ok_or_else(|| GraphError::invalid("init", &name, "missing parameter"))?;
                     if t.dims() != shape.as_slice() {
-                        return Err(GraphError::shape(
-                            "init",
-                            format!("{name} {shape:?}"),
-                            format!("{:?}", t.dims()),
-                        ));
+                        return Err(GraphError::shape("init", format!("{name} {shape:?}"), format!("{:?}", t.dims())));
                     }
                     t.to_dtype(DType::F32)?.to_device(device)?
                 }
@@ -219,12 +162,7 @@ const SQRT_EPS: f64 = 1e-9;
 
 /// Mean over all pairs of `||e_a - e_b||^2` (positive pairs) and `max(margin - ||e_a - e_b||, 0)^2`
 /// (negative pairs); pairs index rows of `emb`.
-pub fn contrastive_loss(
-    emb: &Tensor,
-    positive: &[(u32, u32)],
-    negative: &[(u32, u32)],
-    margin: f32,
-) -> Result<Tensor> {
+pub fn contrastive_loss(emb: &Tensor, positive: &[(u32, u32)], negative: &[(u32, u32)], margin: f32) -> Result<Tensor> {
     let count = positive.len() + negative.len();
     if count == 0 {
         return Err(GraphError::invalid("pairs", 0, "need at least one pair"));

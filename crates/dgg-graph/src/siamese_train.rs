@@ -5,9 +5,9 @@
 use crate::control::{Control, Progress};
 use crate::error::{check_matrix, GraphError, Result};
 use crate::knn::Neighbours;
+use crate::optim::Adam;
 use crate::siamese::{contrastive_loss, init_vars, SiameseConfig, SiameseNet};
 use candle_core::{DType, Device, Module, Tensor};
-use crate::optim::Adam;
 use candle_nn::{ParamsAdamW, VarBuilder};
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
@@ -36,42 +36,21 @@ pub fn train_siamese(
         return Err(GraphError::invalid("n", n, "need at least 2 points"));
     }
     if positives.n != n || positives.indices.len() != n * positives.k {
-        return Err(GraphError::shape(
-            "positives",
-            format!("{n} rows"),
-            format!("{} rows", positives.n),
-        ));
+        return Err(GraphError::shape("positives", format!("{n} rows"), format!("{} rows", positives.n)));
     }
     if positives.k < cfg.positives {
-        return Err(GraphError::invalid(
-            "positives",
-            cfg.positives,
-            format!("must be <= neighbour list length {}", positives.k),
-        ));
+        return Err(GraphError::invalid("positives", cfg.positives, format!("must be <= neighbour list length {}", positives.k)));
     }
     if let Some(&j) = positives.indices.iter().find(|&&j| j as usize >= n) {
-        return Err(GraphError::invalid(
-            "positives",
-            j,
-            format!("neighbour ids must be < n = {n}"),
-        ));
+        return Err(GraphError::invalid("positives", j, format!("neighbour ids must be < n = {n}")));
     }
     let mut rng = ChaCha8Rng::seed_from_u64(cfg.seed);
     let vm = init_vars(d, cfg, init, device, &mut rng)?;
-    let net = SiameseNet::new(
-        d,
-        &cfg.hidden,
-        cfg.latent_dim,
-        VarBuilder::from_varmap(&vm, DType::F32, device),
-    )?;
+    let net = SiameseNet::new(d, &cfg.hidden, cfg.latent_dim, VarBuilder::from_varmap(&vm, DType::F32, device))?;
     let x = Tensor::from_slice(data, (n, d), device)?;
     // Decoupled decay (AdamW); PyTorch's Adam(weight_decay) adds an L2 term instead. At 1e-4
     // the two barely differ, and candle has no coupled variant.
-    let params = ParamsAdamW {
-        lr: cfg.lr,
-        weight_decay: cfg.weight_decay,
-        ..Default::default()
-    };
+    let params = ParamsAdamW { lr: cfg.lr, weight_decay: cfg.weight_decay, ..Default::default() };
     let mut opt = Adam::new(vm.all_vars(), params)?;
 
     let mut order: Vec<u32> = (0..n as u32).collect();
@@ -117,21 +96,11 @@ pub fn train_siamese(
             let loss = contrastive_loss(&emb, &pos, &neg, cfg.margin)?;
             let value = loss.to_scalar::<f32>()? as f64;
             if !value.is_finite() {
-                return Err(GraphError::NonFiniteLoss {
-                    phase: "siamese".into(),
-                    epoch: epoch + 1,
-                });
+                return Err(GraphError::NonFiniteLoss { phase: "siamese".into(), epoch: epoch + 1 });
             }
             opt.backward_step(&loss)?;
             // 1-based, as every other phase reports.
-            ctl.report(&Progress {
-                phase: "siamese",
-                epoch: epoch + 1,
-                epochs: cfg.epochs,
-                batch: b + 1,
-                batches,
-                losses: &[("contrastive", value)],
-            });
+            ctl.report(&Progress { phase: "siamese", epoch: epoch + 1, epochs: cfg.epochs, batch: b + 1, batches, losses: &[("contrastive", value)] });
         }
     }
     embed(&net, &x, ctl)

@@ -58,29 +58,17 @@ pub struct ReverseGraph {
 /// ```
 pub fn gaussian_row(dist: &[f32], rank: usize) -> Result<Vec<f32>> {
     if rank == 0 || rank > dist.len() {
-        return Err(GraphError::invalid(
-            "rank",
-            rank,
-            format!("must be in 1..={}", dist.len()),
-        ));
+        return Err(GraphError::invalid("rank", rank, format!("must be in 1..={}", dist.len())));
     }
     if let Some(i) = dist.iter().position(|v| !v.is_finite() || *v < 0.0) {
-        return Err(GraphError::NonFinite {
-            field: "distances",
-            index: i,
-            value: dist[i] as f64,
-        });
+        return Err(GraphError::NonFinite { field: "distances", index: i, value: dist[i] as f64 });
     }
     let s = dist[rank - 1] as f64;
     let e: Vec<f64> = if s > 0.0 {
-        dist.iter()
-            .map(|&v| -(v as f64).powi(2) / (2.0 * s * s))
-            .collect()
+        dist.iter().map(|&v| -(v as f64).powi(2) / (2.0 * s * s)).collect()
     } else {
         // s -> 0 limit: only the zero-distance neighbours keep weight.
-        dist.iter()
-            .map(|&v| if v == 0.0 { 0.0 } else { f64::NEG_INFINITY })
-            .collect()
+        dist.iter().map(|&v| if v == 0.0 { 0.0 } else { f64::NEG_INFINITY }).collect()
     };
     let m = e.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
     let p: Vec<f64> = e.iter().map(|v| (v - m).exp()).collect();
@@ -96,22 +84,14 @@ impl Graph {
             return Err(GraphError::shape(
                 "neighbours",
                 format!("{n} x {k} indices and distances"),
-                format!(
-                    "{} indices, {} distances",
-                    nb.indices.len(),
-                    nb.distances.len()
-                ),
+                format!("{} indices, {} distances", nb.indices.len(), nb.distances.len()),
             ));
         }
         let weights = match weighting {
             Weighting::Uniform => vec![1.0 / k as f32; n * k],
             Weighting::Gaussian { rank } => {
                 if rank == 0 || rank > k {
-                    return Err(GraphError::invalid(
-                        "rank",
-                        rank,
-                        format!("must be in 1..={k}"),
-                    ));
+                    return Err(GraphError::invalid("rank", rank, format!("must be in 1..={k}")));
                 }
                 let mut w = Vec::with_capacity(n * k);
                 for i in 0..n {
@@ -129,64 +109,33 @@ impl Graph {
         if k == 0 {
             return Err(GraphError::invalid("k", k, "must be at least 1"));
         }
-        let len = n
-            .checked_mul(k)
-            .ok_or_else(|| GraphError::invalid("n", n, "n * k overflows"))?;
+        let len = n.checked_mul(k).ok_or_else(|| GraphError::invalid("n", n, "n * k overflows"))?;
         if indices.len() != len {
-            return Err(GraphError::shape(
-                "indices",
-                format!("{n} x {k} = {len}"),
-                indices.len(),
-            ));
+            return Err(GraphError::shape("indices", format!("{n} x {k} = {len}"), indices.len()));
         }
         if weights.len() != len {
-            return Err(GraphError::shape(
-                "weights",
-                format!("{n} x {k} = {len}"),
-                weights.len(),
-            ));
+            return Err(GraphError::shape("weights", format!("{n} x {k} = {len}"), weights.len()));
         }
         for (p, &j) in indices.iter().enumerate() {
             if j as usize >= n {
-                return Err(GraphError::invalid(
-                    "indices",
-                    j,
-                    format!("entry {p} must be < n = {n}"),
-                ));
+                return Err(GraphError::invalid("indices", j, format!("entry {p} must be < n = {n}")));
             }
             if j as usize == p / k {
-                return Err(GraphError::invalid(
-                    "indices",
-                    j,
-                    format!("row {} links to itself", p / k),
-                ));
+                return Err(GraphError::invalid("indices", j, format!("row {} links to itself", p / k)));
             }
         }
         for (p, &w) in weights.iter().enumerate() {
             if !w.is_finite() || w < 0.0 {
-                return Err(GraphError::invalid(
-                    "weights",
-                    w,
-                    format!("entry {p} must be finite and >= 0"),
-                ));
+                return Err(GraphError::invalid("weights", w, format!("entry {p} must be finite and >= 0")));
             }
         }
         for (i, row) in weights.chunks_exact(k).enumerate() {
             let s: f64 = row.iter().map(|&w| w as f64).sum();
             if (s - 1.0).abs() > 1e-4 {
-                return Err(GraphError::invalid(
-                    "weights",
-                    s,
-                    format!("row {i} must sum to 1"),
-                ));
+                return Err(GraphError::invalid("weights", s, format!("row {i} must sum to 1")));
             }
         }
-        Ok(Graph {
-            n,
-            k,
-            indices,
-            weights,
-        })
+        Ok(Graph { n, k, indices, weights })
     }
 
     /// Neighbour ids of row `i`.
@@ -217,11 +166,7 @@ impl Graph {
             weights[*slot] = w;
             *slot += 1;
         }
-        ReverseGraph {
-            offsets,
-            sources,
-            weights,
-        }
+        ReverseGraph { offsets, sources, weights }
     }
 
     /// Fraction of neighbour slots whose label equals the point's own label.
@@ -268,9 +213,7 @@ pub fn purity(indices: &[u32], n: usize, k: usize, labels: &[u32]) -> Result<f64
     }
     let mut same = 0usize;
     for (p, &j) in indices.iter().enumerate() {
-        let lj = labels
-            .get(j as usize)
-            .ok_or_else(|| GraphError::invalid("indices", j, format!("must be < n = {n}")))?;
+        let lj = labels.get(j as usize).ok_or_else(|| GraphError::invalid("indices", j, format!("must be < n = {n}")))?;
         same += (labels[p / k] == *lj) as usize;
     }
     Ok(same as f64 / (n * k).max(1) as f64)

@@ -7,13 +7,7 @@ use common::temp_path;
 use dgg_graph::{Graph, GraphError};
 
 fn sample() -> Graph {
-    Graph::from_parts(
-        4,
-        2,
-        vec![1, 2, 0, 3, 3, 1, 2, 0],
-        vec![0.25, 0.75, 0.5, 0.5, 0.9, 0.1, 1.0, 0.0],
-    )
-    .unwrap()
+    Graph::from_parts(4, 2, vec![1, 2, 0, 3, 3, 1, 2, 0], vec![0.25, 0.75, 0.5, 0.5, 0.9, 0.1, 1.0, 0.0]).unwrap()
 }
 
 fn format_reason(e: GraphError) -> String {
@@ -39,11 +33,8 @@ fn bytes_and_file_round_trip() {
     let g2 = Graph::from_parts(2, 1, vec![1, 0], vec![1.0, 1.0]).unwrap();
     g2.save(&p).unwrap();
     assert_eq!(Graph::load(&p).unwrap(), g2);
-    let leftovers: Vec<_> = std::fs::read_dir(p.parent().unwrap())
-        .unwrap()
-        .filter_map(|e| e.ok())
-        .filter(|e| e.file_name().to_string_lossy().contains(".tmp"))
-        .collect();
+    let leftovers: Vec<_> =
+        std::fs::read_dir(p.parent().unwrap()).unwrap().filter_map(|e| e.ok()).filter(|e| e.file_name().to_string_lossy().contains(".tmp")).collect();
     assert!(leftovers.is_empty(), "{leftovers:?}");
 }
 

@@ -17,11 +17,7 @@ fn exact_matches_brute_force_f64() {
         assert_eq!(got.row(i), ids.as_slice(), "row {i}");
         for (g, w) in got.row_distances(i).iter().zip(want_i) {
             // Stored distances are Euclidean, not squared.
-            assert!(
-                (*g as f64 - w.0.sqrt()).abs() < 1e-5,
-                "row {i}: {g} vs {}",
-                w.0.sqrt()
-            );
+            assert!((*g as f64 - w.0.sqrt()).abs() < 1e-5, "row {i}: {g} vs {}", w.0.sqrt());
         }
         assert!(!got.row(i).contains(&(i as u32)), "row {i} holds itself");
     }
@@ -66,18 +62,8 @@ fn query_subset_equals_rows_of_full_search() {
 
 #[test]
 fn recall_counts_overlap() {
-    let approx = Neighbours {
-        n: 2,
-        k: 2,
-        indices: vec![1, 0, 0, 1],
-        distances: vec![0.0; 4],
-    };
-    let exact = Neighbours {
-        n: 2,
-        k: 2,
-        indices: vec![1, 2, 3, 2],
-        distances: vec![0.0; 4],
-    };
+    let approx = Neighbours { n: 2, k: 2, indices: vec![1, 0, 0, 1], distances: vec![0.0; 4] };
+    let exact = Neighbours { n: 2, k: 2, indices: vec![1, 2, 3, 2], distances: vec![0.0; 4] };
     // row 0: {1} of {1,2}; row 1: none of {3,2}
     assert_eq!(recall(&approx, &exact, &[0, 1]).unwrap(), 0.25);
 }
@@ -86,14 +72,8 @@ fn recall_counts_overlap() {
 fn auto_threshold_follows_the_cost_model() {
     use dgg_graph::auto_prefers_exact;
     assert!(auto_prefers_exact(20_000, 784));
-    assert!(
-        !auto_prefers_exact(40_000, 784),
-        "MNIST-size raw data goes to HNSW"
-    );
-    assert!(
-        auto_prefers_exact(70_000, 10),
-        "MNIST in a 10-d embedding is searched exactly"
-    );
+    assert!(!auto_prefers_exact(40_000, 784), "MNIST-size raw data goes to HNSW");
+    assert!(auto_prefers_exact(70_000, 10), "MNIST in a 10-d embedding is searched exactly");
     assert!(!auto_prefers_exact(200_000, 10));
 }
 
@@ -101,27 +81,15 @@ fn auto_threshold_follows_the_cost_model() {
 fn auto_on_small_data_is_exact() {
     let (n, d, k) = (300, 5, 4);
     let x = uniform(n, d, 4);
-    assert_eq!(
-        knn(&x, n, d, k, &KnnMethod::Auto).unwrap(),
-        exact_knn(&x, n, d, k).unwrap()
-    );
+    assert_eq!(knn(&x, n, d, k, &KnnMethod::Auto).unwrap(), exact_knn(&x, n, d, k).unwrap());
 }
 
 #[test]
 fn bad_inputs_are_errors() {
     let x = uniform(10, 3, 5);
-    assert!(matches!(
-        exact_knn(&x, 10, 3, 0),
-        Err(GraphError::InvalidParameter { field: "k", .. })
-    ));
-    assert!(matches!(
-        exact_knn(&x, 10, 3, 10),
-        Err(GraphError::InvalidParameter { field: "n", .. })
-    ));
-    assert!(matches!(
-        exact_knn(&x, 11, 3, 2),
-        Err(GraphError::Shape { field: "data", .. })
-    ));
+    assert!(matches!(exact_knn(&x, 10, 3, 0), Err(GraphError::InvalidParameter { field: "k", .. })));
+    assert!(matches!(exact_knn(&x, 10, 3, 10), Err(GraphError::InvalidParameter { field: "n", .. })));
+    assert!(matches!(exact_knn(&x, 11, 3, 2), Err(GraphError::Shape { field: "data", .. })));
     let mut y = x.clone();
     y[7] = f32::NAN;
     let e = exact_knn(&y, 10, 3, 2).unwrap_err();

@@ -4,12 +4,7 @@ use dgg_graph::{agreed_neighbours, select_neighbours, GraphError, Neighbours, Se
 
 fn list(n: usize, k: usize) -> Neighbours {
     // Row i: ids i*k .. i*k+k-1 (fake), distances 0, 1, 2, ...
-    Neighbours {
-        n,
-        k,
-        indices: (0..(n * k) as u32).collect(),
-        distances: (0..n).flat_map(|_| (0..k).map(|t| t as f32)).collect(),
-    }
+    Neighbours { n, k, indices: (0..(n * k) as u32).collect(), distances: (0..n).flat_map(|_| (0..k).map(|t| t as f32)).collect() }
 }
 
 #[test]
@@ -31,18 +26,11 @@ fn random_of_top_stays_within_top_m_sorted_and_seeded() {
     let mut beyond_20 = 0;
     for i in 0..200 {
         let d = a.row_distances(i);
-        assert!(
-            d.windows(2).all(|w| w[0] < w[1]),
-            "row {i}: sorted, no repeats"
-        );
+        assert!(d.windows(2).all(|w| w[0] < w[1]), "row {i}: sorted, no repeats");
         assert!(d.iter().all(|&v| v < 50.0), "row {i} outside the top 50");
         beyond_20 += d.iter().filter(|&&v| v >= 20.0).count();
         for (&id, &dist) in a.row(i).iter().zip(d) {
-            assert_eq!(
-                id as usize,
-                i * 100 + dist as usize,
-                "ids follow their distances"
-            );
+            assert_eq!(id as usize, i * 100 + dist as usize, "ids follow their distances");
         }
     }
     // 30 of 50 positions lie beyond the first 20: expect about 60% of picks there.
@@ -56,10 +44,7 @@ fn bad_sizes_are_errors() {
     let e = select_neighbours(&nb, 11, Selection::Nearest, 0).unwrap_err();
     assert!(matches!(e, GraphError::InvalidParameter { field: "k", .. }));
     let e = select_neighbours(&nb, 5, Selection::RandomOfTop { m: 4 }, 0).unwrap_err();
-    assert!(
-        matches!(e, GraphError::InvalidParameter { field: "m", .. }),
-        "{e}"
-    );
+    assert!(matches!(e, GraphError::InvalidParameter { field: "m", .. }), "{e}");
     assert!(select_neighbours(&nb, 5, Selection::RandomOfTop { m: 11 }, 0).is_err());
 }
 
@@ -75,13 +60,16 @@ fn rows(k: usize, ids: &[&[u32]]) -> Neighbours {
 #[test]
 fn agreed_takes_confirmed_neighbours_in_order_and_fills_with_the_nearest() {
     let primary = rows(4, &[&[1, 2, 3, 4], &[0, 2, 3, 4], &[0, 1, 3, 4], &[0, 1, 2, 4], &[0, 1, 2, 3]]);
-    let confirm = rows(3, &[
-        &[4, 3, 2], // all confirmed: the first two in primary's order, 2 and 3
-        &[4, 9, 9], // one confirmed (4), filled with the nearest other (0)
-        &[9, 9, 9], // none confirmed: primary's two nearest
-        &[4, 1, 9], // 1 and 4, kept in distance order
-        &[0, 1, 2],
-    ]);
+    let confirm = rows(
+        3,
+        &[
+            &[4, 3, 2], // all confirmed: the first two in primary's order, 2 and 3
+            &[4, 9, 9], // one confirmed (4), filled with the nearest other (0)
+            &[9, 9, 9], // none confirmed: primary's two nearest
+            &[4, 1, 9], // 1 and 4, kept in distance order
+            &[0, 1, 2],
+        ],
+    );
     let a = agreed_neighbours(&primary, &confirm, 2).unwrap();
     assert_eq!(a.k, 2);
     assert_eq!(a.row(0), &[2, 3]);

@@ -8,12 +8,7 @@ use dgg_graph::{exact_knn, Graph, GraphError, Neighbours, Weighting};
 
 fn tiny() -> Neighbours {
     // 4 points on a line at 0, 1, 3, 6; k = 2.
-    Neighbours {
-        n: 4,
-        k: 2,
-        indices: vec![1, 2, 0, 2, 1, 0, 2, 1],
-        distances: vec![1.0, 3.0, 1.0, 2.0, 2.0, 3.0, 3.0, 5.0],
-    }
+    Neighbours { n: 4, k: 2, indices: vec![1, 2, 0, 2, 1, 0, 2, 1], distances: vec![1.0, 3.0, 1.0, 2.0, 2.0, 3.0, 3.0, 5.0] }
 }
 
 #[test]
@@ -49,18 +44,10 @@ fn gaussian_rows_sum_to_one_and_decrease_with_distance() {
         let w = g.row_weights(i);
         let s: f32 = w.iter().sum();
         assert!((s - 1.0).abs() < 1e-5, "row {i} sums to {s}");
-        assert!(
-            w.windows(2).all(|p| p[0] >= p[1]),
-            "row {i} not decreasing: {w:?}"
-        );
+        assert!(w.windows(2).all(|p| p[0] >= p[1]), "row {i} not decreasing: {w:?}");
     }
     // Large distances: weights depend on the ratio to the window, nothing overflows.
-    let far = Neighbours {
-        n: 3,
-        k: 2,
-        indices: vec![1, 2, 0, 2, 0, 1],
-        distances: vec![1e3, 1e3 + 1.0, 1e3, 2e3, 1e3 + 1.0, 2e3],
-    };
+    let far = Neighbours { n: 3, k: 2, indices: vec![1, 2, 0, 2, 0, 1], distances: vec![1e3, 1e3 + 1.0, 1e3, 2e3, 1e3 + 1.0, 2e3] };
     let g = Graph::from_neighbours(&far, Weighting::Gaussian { rank: 1 }).unwrap();
     assert!(g.weights.iter().all(|w| w.is_finite()));
     // Row 1: s = 1000, exponents -1/2 and -2: only the ratio to the window matters.
@@ -70,20 +57,10 @@ fn gaussian_rows_sum_to_one_and_decrease_with_distance() {
 
 #[test]
 fn duplicates_take_the_zero_window_limit() {
-    let nb = Neighbours {
-        n: 3,
-        k: 2,
-        indices: vec![1, 2, 0, 2, 0, 1],
-        distances: vec![0.0, 0.0, 0.0, 0.0, 0.0, 0.0],
-    };
+    let nb = Neighbours { n: 3, k: 2, indices: vec![1, 2, 0, 2, 0, 1], distances: vec![0.0, 0.0, 0.0, 0.0, 0.0, 0.0] };
     let g = Graph::from_neighbours(&nb, Weighting::Gaussian { rank: 1 }).unwrap();
     assert!(g.weights.iter().all(|&w| w == 0.5));
-    let nb = Neighbours {
-        n: 3,
-        k: 2,
-        indices: vec![1, 2, 0, 2, 0, 1],
-        distances: vec![0.0, 1.0, 0.0, 2.0, 1.0, 2.0],
-    };
+    let nb = Neighbours { n: 3, k: 2, indices: vec![1, 2, 0, 2, 0, 1], distances: vec![0.0, 1.0, 0.0, 2.0, 1.0, 2.0] };
     let g = Graph::from_neighbours(&nb, Weighting::Gaussian { rank: 1 }).unwrap();
     assert_eq!(g.row_weights(0), &[1.0, 0.0]);
 }
@@ -91,10 +68,7 @@ fn duplicates_take_the_zero_window_limit() {
 #[test]
 fn bad_rank_and_distances_are_errors() {
     let e = Graph::from_neighbours(&tiny(), Weighting::Gaussian { rank: 3 }).unwrap_err();
-    assert!(
-        matches!(e, GraphError::InvalidParameter { field: "rank", .. }),
-        "{e}"
-    );
+    assert!(matches!(e, GraphError::InvalidParameter { field: "rank", .. }), "{e}");
     assert!(Graph::from_neighbours(&tiny(), Weighting::Gaussian { rank: 0 }).is_err());
     let mut nb = tiny();
     nb.distances[2] = f32::NAN;
@@ -109,36 +83,17 @@ fn from_parts_validates() {
     let err = |r: Result<Graph, GraphError>| r.unwrap_err().to_string();
     assert!(err(Graph::from_parts(3, 1, vec![1, 3, 0], vec![1.0; 3])).contains("indices = 3"));
     assert!(err(Graph::from_parts(3, 1, vec![1, 1, 0], vec![1.0; 3])).contains("itself"));
-    assert!(
-        err(Graph::from_parts(3, 1, vec![1, 2, 0], vec![1.0, 0.5, 1.0]))
-            .contains("row 1 must sum to 1")
-    );
-    assert!(err(Graph::from_parts(
-        3,
-        1,
-        vec![1, 2, 0],
-        vec![1.0, f32::NAN, 1.0]
-    ))
-    .contains("finite"));
+    assert!(err(Graph::from_parts(3, 1, vec![1, 2, 0], vec![1.0, 0.5, 1.0])).contains("row 1 must sum to 1"));
+    assert!(err(Graph::from_parts(3, 1, vec![1, 2, 0], vec![1.0, f32::NAN, 1.0])).contains("finite"));
     assert!(err(Graph::from_parts(3, 2, vec![1, 2, 0], vec![1.0; 3])).contains("indices"));
-    assert!(Graph::from_parts(
-        3,
-        2,
-        vec![1, 2, 0, 2, 0, 1],
-        vec![1.5, -0.5, 0.5, 0.5, 0.5, 0.5]
-    )
-    .is_err());
+    assert!(Graph::from_parts(3, 2, vec![1, 2, 0, 2, 0, 1], vec![1.5, -0.5, 0.5, 0.5, 0.5, 0.5]).is_err());
 }
 
 #[test]
 fn reverse_csr_matches_forward_edges() {
     let (n, d, k) = (300, 5, 8);
     let (x, _) = clustered(n, d, 3, 1.0, 4);
-    let g = Graph::from_neighbours(
-        &exact_knn(&x, n, d, k).unwrap(),
-        Weighting::Gaussian { rank: 5 },
-    )
-    .unwrap();
+    let g = Graph::from_neighbours(&exact_knn(&x, n, d, k).unwrap(), Weighting::Gaussian { rank: 5 }).unwrap();
     let r = g.reverse();
     assert_eq!(r.offsets.len(), n + 1);
     assert_eq!(r.offsets[n], n * k);
@@ -160,16 +115,9 @@ fn reverse_csr_matches_forward_edges() {
     // The aggregate the engine needs: sum over incoming edges of w_ij f(i), with f(i) = i.
     let f = |i: u32| i as f64;
     for j in [0usize, 150, 299] {
-        let via_rev: f64 = (r.offsets[j]..r.offsets[j + 1])
-            .map(|p| r.weights[p] as f64 * f(r.sources[p]))
-            .sum();
+        let via_rev: f64 = (r.offsets[j]..r.offsets[j + 1]).map(|p| r.weights[p] as f64 * f(r.sources[p])).sum();
         let direct: f64 = (0..n)
-            .flat_map(|i| {
-                g.row(i)
-                    .iter()
-                    .zip(g.row_weights(i))
-                    .map(move |(&t, &w)| (i, t, w))
-            })
+            .flat_map(|i| g.row(i).iter().zip(g.row_weights(i)).map(move |(&t, &w)| (i, t, w)))
             .filter(|&(_, t, _)| t as usize == j)
             .map(|(i, _, w)| w as f64 * f(i as u32))
             .sum();

@@ -5,10 +5,10 @@ use crate::graph::NativeGraph;
 use crate::job::Job;
 use crate::model::NativeModel;
 use crate::options::NativeOptions;
+use indexmap::IndexMap;
 use napi::bindgen_prelude::*;
 use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
 use napi_derive::napi;
-use indexmap::IndexMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 

@@ -17,8 +17,7 @@ pub struct NativeGraph {
 
 impl NativeGraph {
     pub fn to_graph(&self) -> napi::Result<Graph> {
-        Graph::from_parts(self.n as usize, self.k as usize, self.indices.to_vec(), self.weights.to_vec())
-            .map_err(|e| to_napi(e.into()))
+        Graph::from_parts(self.n as usize, self.k as usize, self.indices.to_vec(), self.weights.to_vec()).map_err(|e| to_napi(e.into()))
     }
 
     pub fn from_graph(g: Graph) -> Self {

@@ -36,9 +36,7 @@ impl NativeModel {
     #[napi(ts_return_type = "Promise<Float32Array>")]
     pub fn predict_proba(&self, data: Float32Array, rows: u32, cols: u32) -> AsyncTask<Job<Float32Array>> {
         let model = self.inner.clone();
-        AsyncTask::new(Job::new(move || {
-            Ok(Float32Array::new(model.predict_proba(&data, rows as usize, cols as usize).map_err(to_napi)?))
-        }))
+        AsyncTask::new(Job::new(move || Ok(Float32Array::new(model.predict_proba(&data, rows as usize, cols as usize).map_err(to_napi)?))))
     }
 
     /// Synchronous `predictProba` for latency-critical single-row calls.

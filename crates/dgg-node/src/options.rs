@@ -59,13 +59,33 @@ impl NativeOptions {
             hidden: self.hidden.as_ref().map(|h| h.iter().map(|&x| x as usize).collect()).unwrap_or(d.hidden),
             likelihood: match self.likelihood.as_deref() {
                 None | Some("auto") => None,
-                _ => Some(pick("likelihood", &self.likelihood, Likelihood::Bernoulli, &[("bernoulli", Likelihood::Bernoulli), ("gaussian", Likelihood::Gaussian)])?),
+                _ => Some(pick(
+                    "likelihood",
+                    &self.likelihood,
+                    Likelihood::Bernoulli,
+                    &[("bernoulli", Likelihood::Bernoulli), ("gaussian", Likelihood::Gaussian)],
+                )?),
             },
-            scale: pick("scale", &self.scale, d.scale, &[("auto", ScaleMode::Auto), ("none", ScaleMode::None), ("max", ScaleMode::Max), ("standardize", ScaleMode::Standardize)])?,
-            graph: pick("graph", &self.graph, d.graph, &[("siamese", GraphSource::Siamese), ("euclidean", GraphSource::Euclidean), ("latent", GraphSource::Latent), ("none", GraphSource::None)])?,
+            scale: pick(
+                "scale",
+                &self.scale,
+                d.scale,
+                &[("auto", ScaleMode::Auto), ("none", ScaleMode::None), ("max", ScaleMode::Max), ("standardize", ScaleMode::Standardize)],
+            )?,
+            graph: pick(
+                "graph",
+                &self.graph,
+                d.graph,
+                &[("siamese", GraphSource::Siamese), ("euclidean", GraphSource::Euclidean), ("latent", GraphSource::Latent), ("none", GraphSource::None)],
+            )?,
             neighbours: u(self.neighbours, d.neighbours),
             weighting: pick("weighting", &self.weighting, d.weighting, &[("uniform", Weighting::Uniform), ("gaussian", Weighting::Gaussian)])?,
-            siamese_positives: pick("siamesePositives", &self.siamese_positives, d.siamese_positives, &[("euclidean", SiamesePositives::Euclidean), ("agreed", SiamesePositives::Agreed)])?,
+            siamese_positives: pick(
+                "siamesePositives",
+                &self.siamese_positives,
+                d.siamese_positives,
+                &[("euclidean", SiamesePositives::Euclidean), ("agreed", SiamesePositives::Agreed)],
+            )?,
             classifier: pick("classifier", &self.classifier, d.classifier, &[("linear", ClassifierKind::Linear), ("mlp", ClassifierKind::Mlp)])?,
             init: pick("init", &self.init, d.init, &[("kmeans", InitMethod::Kmeans), ("spectral", InitMethod::Spectral)])?,
             epochs: Epochs {
