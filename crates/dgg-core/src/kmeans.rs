@@ -43,10 +43,12 @@ fn seed_plus_plus(data: &[f32], n: usize, d: usize, k: usize, rng: &mut ChaCha8R
         for _ in 0..trials {
             let pick = if total > 0.0 {
                 let mut target = rng.gen::<f64>() * total;
-                dist.iter().position(|&v| {
-                    target -= v as f64;
-                    target <= 0.0
-                }).unwrap_or(n - 1)
+                dist.iter()
+                    .position(|&v| {
+                        target -= v as f64;
+                        target <= 0.0
+                    })
+                    .unwrap_or(n - 1)
             } else {
                 rng.gen_range(0..n)
             };
@@ -91,9 +93,7 @@ impl<'a> Rows<'a> {
         let d = self.d;
         if let Some((x, norms)) = &self.matrix {
             let k = centres.len() / d;
-            let dots = Tensor::from_slice(centres, (k, d), &Device::Cpu)
-                .and_then(|c| x.matmul(&c.t()?))
-                .and_then(|p| p.flatten_all()?.to_vec1::<f32>());
+            let dots = Tensor::from_slice(centres, (k, d), &Device::Cpu).and_then(|c| x.matmul(&c.t()?)).and_then(|p| p.flatten_all()?.to_vec1::<f32>());
             if let Ok(dots) = dots {
                 let cn: Vec<f32> = centres.chunks_exact(d).map(|c| c.iter().map(|v| v * v).sum()).collect();
                 return dots
@@ -101,7 +101,8 @@ impl<'a> Rows<'a> {
                     .zip(norms)
                     .with_min_len(MIN_ROWS)
                     .map(|(row, xn)| {
-                        let (c, v) = row.iter().zip(&cn).map(|(p, c)| c - 2.0 * p).enumerate().fold((0, f32::INFINITY), |b, (c, v)| if v < b.1 { (c, v) } else { b });
+                        let (c, v) =
+                            row.iter().zip(&cn).map(|(p, c)| c - 2.0 * p).enumerate().fold((0, f32::INFINITY), |b, (c, v)| if v < b.1 { (c, v) } else { b });
                         (c as u32, (xn + v).max(0.0))
                     })
                     .collect();
@@ -148,11 +149,7 @@ fn lloyd(rows: &Rows, n: usize, d: usize, k: usize, mut centres: Vec<f32>, max_i
         }
     }
     let assigned = rows.assign(&centres);
-    KMeans {
-        labels: assigned.iter().map(|a| a.0).collect(),
-        inertia: assigned.iter().map(|a| a.1 as f64).sum(),
-        centres,
-    }
+    KMeans { labels: assigned.iter().map(|a| a.0).collect(), inertia: assigned.iter().map(|a| a.1 as f64).sum(), centres }
 }
 
 /// Runs `restarts` seeded k-means++ initialisations and keeps the lowest inertia.
