@@ -2,7 +2,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as zlib from 'node:zlib';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { DggError, type DggErrorCode } from '../ts/errors';
 import {
   bundledDigitsPath,
@@ -213,6 +213,27 @@ describe('readDataFile: CSV', () => {
   it('should reject an empty file', async () => {
     expect(await rejection(readDataFile(file('empty.csv', '\n\n')), 'INVALID_DATA')).toMatch(/data is empty/);
   });
+
+  it('should read a first row holding NaN, NA or an empty cell as data, not as a header', async () => {
+    expect(await rejection(readDataFile(file('a.csv', '1,NaN\n3,4\n')), 'INVALID_DATA')).toMatch(/non-finite value 'NaN' at line 1, column 2/);
+    expect(await rejection(readDataFile(file('b.csv', '1,NA\n3,4\n')), 'INVALID_DATA')).toMatch(/missing value 'NA' at line 1, column 2/);
+    expect(await rejection(readDataFile(file('c.csv', 'null,2\n3,4\n')), 'INVALID_DATA')).toMatch(/missing value 'null' at line 1, column 1/);
+    expect(await rejection(readDataFile(file('d.csv', ',2\n3,4\n')), 'INVALID_DATA')).toMatch(/empty value at line 1, column 1/);
+    expect(await rejection(readDataFile(file('e.csv', '1,2,\n3,4,0\n'), { labelColumn: 'last' }), 'INVALID_DATA')).toMatch(/empty label at line 1, column 3/);
+    const r = await readDataFile(file('l.csv', '1,2,NA\n3,4,0\n5,6,1\n'), { labelColumn: 'last' });
+    expect(r.columns).toBeUndefined();
+    expect(r.matrix.rows).toBe(3);
+    expect(r.labelNames).toEqual(['NA', '0', '1']);
+    // A real header next to a missing value is still a header.
+    expect((await readDataFile(file('h.csv', 'x,NA\n1,2\n'))).columns).toEqual(['x', 'NA']);
+    expect(Array.from(await readLabelsFile(file('l.txt', 'NA\n1\n2\n')))).toEqual([0, 1, 2]);
+  });
+
+  it('should skip a byte order mark, comments and a last line without a newline', async () => {
+    const r = await readDataFile(file('bom.csv', '\ufeffa,b\n# note\n1,2\n  # indented note\n3,4'));
+    expect(r.columns).toEqual(['a', 'b']);
+    expect(Array.from(r.matrix.data)).toEqual([1, 2, 3, 4]);
+  });
 });
 
 describe('readDataFile: .npy', () => {
@@ -267,6 +288,30 @@ describe('readDataFile: .npy', () => {
     const p = file('nan.npy', npy('<f4', [2, 2], bytes(new Float32Array([0, 0, 0, Number.NaN]))));
     expect(await rejection(readDataFile(p), 'INVALID_DATA')).toMatch(/non-finite value at row 1, column 1/);
   });
+
+  it('should read .npy with positioned reads (no readFile), bit for bit as writeMatrix wrote it', async () => {
+    const rows = 1000;
+    const cols = 257;
+    const bits = new Uint32Array(rows * cols);
+    let x = 12345;
+    for (let i = 0; i < bits.length; i++) {
+      x = (Math.imul(x, 1103515245) + 12345) >>> 0;
+      // Random sign and mantissa, exponents from subnormal to large; never NaN or infinity.
+      bits[i] = (x & 0x807fffff) | ((((x >>> 23) % 0xfe) & 0xff) << 23);
+    }
+    bits[0] = 0x80000000; // -0
+    const p = file('big.npy');
+    await writeMatrix(p, { data: new Float32Array(bits.buffer), rows, cols });
+    const readFile = vi.spyOn(fs.promises, 'readFile');
+    const r = await readDataFile(p);
+    expect(readFile).not.toHaveBeenCalled();
+    readFile.mockRestore();
+    expect(r.matrix).toMatchObject({ rows, cols });
+    const back = new Uint32Array(r.matrix.data.buffer, r.matrix.data.byteOffset, r.matrix.data.length);
+    let mismatches = 0;
+    for (let i = 0; i < bits.length; i++) if (back[i] !== bits[i]) mismatches++;
+    expect(mismatches).toBe(0);
+  });
 });
 
 describe('readDataFile: IDX', () => {
@@ -291,6 +336,17 @@ describe('readDataFile: IDX', () => {
     s.writeInt16BE(-300, 0);
     s.writeInt16BE(300, 2);
     expect(Array.from((await readDataFile(file('s.idx', idx(0x0b, [2, 1], s)))).matrix.data)).toEqual([-300, 300]);
+  });
+
+  it('should read big-endian float64, plain and gzipped', async () => {
+    const be = Buffer.alloc(24);
+    const values = [0.1, -2.5e30, 7];
+    values.forEach((v, i) => be.writeDoubleBE(v, 8 * i));
+    for (const name of ['d.idx', 'd.idx.gz']) {
+      const body = idx(0x0e, [3, 1], be);
+      const r = await readDataFile(file(name, name.endsWith('.gz') ? zlib.gzipSync(body) : body));
+      expect(Array.from(r.matrix.data)).toEqual(values.map(Math.fround));
+    }
   });
 
   it('should read IDX labels with readLabelsFile', async () => {

@@ -6,20 +6,32 @@
  * file cannot be read or written, `INVALID_DATA` when its content is malformed. Text formats report
  * 1-based line and column numbers; binary formats report 0-based row and column indices.
  *
+ * Files are read front to back in chunks, never whole: text is parsed line by line into float32
+ * chunks, and binary arrays are validated from their header before their data is allocated. Memory
+ * therefore stays within about twice the float32 result, and gzip output is capped
+ * ({@link ReadDataOptions.maxBytes}) so that a small hostile file cannot inflate without bound.
+ *
  * @packageDocumentation
  */
+import { constants as bufferConstants } from 'node:buffer';
 import { randomBytes } from 'node:crypto';
-import { promises as fsp } from 'node:fs';
+import { type Stats, promises as fsp } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { promisify } from 'node:util';
+import { Readable, pipeline } from 'node:stream';
+import { StringDecoder } from 'node:string_decoder';
 import * as zlib from 'node:zlib';
 import { type Matrix, toLabels, toMatrix } from './data';
 import { DggError } from './errors';
 
-const gunzip = promisify(zlib.gunzip);
 const HOST_LE = os.endianness() === 'LE';
+
+/** Default of {@link ReadDataOptions.maxBytes}: 4 GiB of decompressed data. */
+export const DEFAULT_MAX_BYTES = 4 * 2 ** 30;
+
+/** The longest line a text file may hold, in characters (64 Mi); a longer one is an `INVALID_DATA` error. */
+export const MAX_LINE_LENGTH = 64 * 2 ** 20;
 
 /** Options of {@link readDataFile}. */
 export interface ReadDataOptions {
@@ -28,8 +40,18 @@ export interface ReadDataOptions {
    * (negative counts from the end, -1 = last), a header name (CSV with a header only), or `'last'`.
    */
   labelColumn?: number | string | 'last';
-  /** Whether a CSV file starts with a header row; `'auto'` (default): when a first-row cell is non-numeric where the second row's is numeric. */
+  /**
+   * Whether a CSV file starts with a header row; `'auto'` (default): when a first-row cell is
+   * non-numeric where the second row's is numeric. Missing-value cells (`NaN`, `NA`, `N/A`, `null`,
+   * empty, …) do not make a header: such a first row is data, and is reported as such.
+   */
   header?: boolean | 'auto';
+  /**
+   * The most bytes a gzipped file may decompress to (default {@link DEFAULT_MAX_BYTES}, 4 GiB;
+   * `Infinity` for no limit). Reading stops with `INVALID_DATA` as soon as the output passes it, so a
+   * decompression bomb never gets into memory. Uncompressed files are bounded by their size on disk.
+   */
+  maxBytes?: number;
 }
 
 /** What {@link readDataFile} returns. */
@@ -80,35 +102,214 @@ async function inFile<T>(file: string, fn: () => Promise<T> | T): Promise<T> {
   }
 }
 
-async function readBytes(file: string): Promise<Buffer> {
-  let buf: Buffer;
-  try {
-    buf = await fsp.readFile(file);
-  } catch (e) {
-    throw ioError('read', file, e);
-  }
-  const gz = /\.gz$/i.test(file);
-  // Trust the gzip magic over the name: a misnamed .gz is still readable.
-  if (buf.length >= 2 && buf[0] === 0x1f && buf[1] === 0x8b) {
+const CHUNK = 1 << 20; // bytes per read from disk
+const MAX_TEXT = bufferConstants.MAX_STRING_LENGTH; // V8's longest string
+const READ_MAX = 1 << 30; // the most one read() call asks for (the OS and Node cap a read near 2 GiB)
+
+/**
+ * A file's bytes, front to back, decompressed on the way when the file is gzipped (by its magic,
+ * whatever its name). Holds at most one chunk besides what the caller asks for; gzip output past
+ * `maxBytes` stops the read with an error.
+ */
+class ByteSource {
+  private held: Buffer | undefined; // bytes taken from the file (or gunzip) but not yet handed out
+  private inflated = 0;
+  private gunzip: zlib.Gunzip | undefined;
+  private chunkIter: AsyncIterator<Buffer> | undefined;
+
+  private constructor(
+    readonly file: string,
+    private readonly handle: FileHandle,
+    /** Position of the next read for a regular file; null (sequential) for a pipe or device. */
+    private pos: number | null,
+    /** Bytes left to read, when known up front (an uncompressed regular file). */
+    private left: number | undefined,
+    readonly maxBytes: number,
+  ) {}
+
+  static async open(file: string, maxBytes: number): Promise<ByteSource> {
+    let handle: FileHandle;
     try {
-      return await gunzip(buf);
+      handle = await fsp.open(file, 'r');
     } catch (e) {
-      throw invalid(`${file}: cannot decompress: ${(e as Error).message}`);
+      throw ioError('read', file, e);
+    }
+    try {
+      const st = await handle.stat();
+      const regular = st.isFile();
+      const magic = Buffer.alloc(2);
+      const { bytesRead } = await handle.read(magic, 0, 2, regular ? 0 : null);
+      const head = magic.subarray(0, bytesRead);
+      const src = new ByteSource(file, handle, regular ? bytesRead : null, regular ? st.size - bytesRead : undefined, maxBytes);
+      // Trust the gzip magic over the name: a misnamed .gz is still readable.
+      if (bytesRead === 2 && magic[0] === 0x1f && magic[1] === 0x8b) src.startGunzip(head);
+      else if (/\.gz$/i.test(file)) throw invalid(`${file}: not a gzip file (the name ends in .gz)`);
+      else src.held = head;
+      return src;
+    } catch (e) {
+      await handle.close().catch(() => undefined);
+      throw e instanceof DggError ? e : ioError('read', file, e);
     }
   }
-  if (gz) throw invalid(`${file}: not a gzip file (the name ends in .gz)`);
-  return buf;
+
+  private startGunzip(head: Buffer): void {
+    this.left = undefined;
+    const self = this;
+    async function* raw(): AsyncGenerator<Buffer> {
+      yield head;
+      for (;;) {
+        const b = await self.readRaw(CHUNK);
+        if (b.length === 0) return;
+        yield b;
+      }
+    }
+    this.gunzip = zlib.createGunzip({ chunkSize: 1 << 16 });
+    // pipeline passes a read error of the file on to gunzip, whose iterator then throws it.
+    pipeline(Readable.from(raw(), { objectMode: false }), this.gunzip, () => undefined);
+    this.chunkIter = this.gunzip[Symbol.asyncIterator]();
+  }
+
+  /** Up to `n` bytes straight from the file (fewer only at its end). */
+  private async readRaw(n: number): Promise<Buffer> {
+    const b = Buffer.allocUnsafe(n);
+    const { bytesRead } = await this.handle.read(b, 0, n, this.pos);
+    if (this.pos !== null) this.pos += bytesRead;
+    return b.subarray(0, bytesRead);
+  }
+
+  /** The next chunk of content, empty at the end. */
+  private async next(): Promise<Buffer> {
+    if (this.held && this.held.length > 0) {
+      const b = this.held;
+      this.held = undefined;
+      return b;
+    }
+    try {
+      if (!this.chunkIter) {
+        const b = await this.readRaw(CHUNK);
+        if (this.left !== undefined) this.left -= b.length;
+        return b;
+      }
+      const r = await this.chunkIter.next();
+      if (r.done) return Buffer.alloc(0);
+      this.inflated += r.value.length;
+      if (this.inflated > this.maxBytes) {
+        this.gunzip?.destroy();
+        throw invalid(
+          `${this.file}: decompresses to more than ${this.maxBytes} bytes, the limit (option maxBytes); refusing to read further`,
+        );
+      }
+      return r.value;
+    } catch (e) {
+      throw this.failure(e);
+    }
+  }
+
+  private failure(e: unknown): DggError {
+    if (e instanceof DggError) return e;
+    const code = (e as NodeJS.ErrnoException).code;
+    if (this.gunzip && typeof code === 'string' && code.startsWith('Z_')) {
+      return invalid(`${this.file}: cannot decompress: ${(e as Error).message}`);
+    }
+    return ioError('read', this.file, e);
+  }
+
+  /** Bytes left, when known without reading them (an uncompressed regular file). */
+  remaining(): number | undefined {
+    return this.left === undefined ? undefined : this.left + (this.held?.length ?? 0);
+  }
+
+  /** The first `n` bytes of what is left (fewer at the end), without consuming them. */
+  async peek(n: number): Promise<Buffer> {
+    const parts: Buffer[] = [];
+    let got = 0;
+    while (got < n) {
+      const b = await this.next();
+      if (b.length === 0) break;
+      parts.push(b);
+      got += b.length;
+    }
+    this.held = Buffer.concat(parts);
+    return this.held.subarray(0, n);
+  }
+
+  /** Fills `into` from what is left; returns how many bytes it got (fewer than asked only at the end). */
+  async read(into: Uint8Array): Promise<number> {
+    let got = 0;
+    while (got < into.length) {
+      if (!this.chunkIter && !(this.held && this.held.length > 0)) {
+        // Uncompressed: straight into the destination, positioned, in chunks the OS accepts.
+        let n: number;
+        try {
+          ({ bytesRead: n } = await this.handle.read(into, got, Math.min(into.length - got, READ_MAX), this.pos));
+        } catch (e) {
+          throw this.failure(e);
+        }
+        if (n === 0) break;
+        if (this.pos !== null) this.pos += n;
+        if (this.left !== undefined) this.left -= n;
+        got += n;
+        continue;
+      }
+      const b = await this.next();
+      if (b.length === 0) break;
+      const take = Math.min(b.length, into.length - got);
+      into.set(b.subarray(0, take), got);
+      got += take;
+      if (take < b.length) this.held = b.subarray(take);
+    }
+    return got;
+  }
+
+  /** What is left, chunk by chunk. */
+  async *chunks(): AsyncGenerator<Buffer> {
+    for (;;) {
+      const b = await this.next();
+      if (b.length === 0) return;
+      yield b;
+    }
+  }
+
+  /** All that is left as one string (for JSON, which has no streaming parser). */
+  async text(): Promise<string> {
+    const parts: Buffer[] = [];
+    let size = 0;
+    for await (const b of this.chunks()) {
+      parts.push(b);
+      size += b.length;
+      if (size > MAX_TEXT) throw invalid(`more than ${MAX_TEXT} bytes, too large to parse as one JSON text; use .npy or CSV`);
+    }
+    return Buffer.concat(parts).toString('utf8');
+  }
+
+  async close(): Promise<void> {
+    this.gunzip?.destroy();
+    await this.handle.close().catch(() => undefined);
+  }
 }
 
-function formatOf(file: string, buf: Buffer): Format {
+/** Opens `file`, runs `fn` on its bytes, and closes it; errors name the file. */
+async function withSource<T>(file: string, maxBytes: number | undefined, fn: (src: ByteSource) => Promise<T>): Promise<T> {
+  if (maxBytes !== undefined && !(typeof maxBytes === 'number' && maxBytes > 0)) {
+    throw new DggError('INVALID_OPTION', `maxBytes must be a number > 0 (Infinity for no limit), got ${String(maxBytes)}`);
+  }
+  const src = await ByteSource.open(file, maxBytes ?? DEFAULT_MAX_BYTES);
+  try {
+    return await inFile(file, () => fn(src));
+  } finally {
+    await src.close();
+  }
+}
+
+function formatOf(file: string, magic: Buffer): Format {
   const name = path.basename(file).toLowerCase().replace(/\.gz$/, '');
   if (/\.(csv|tsv|txt|dat)$/.test(name)) return 'csv';
   if (name.endsWith('.npy')) return 'npy';
   if (name.endsWith('.json')) return 'json';
   if (/\.idx\d*$/.test(name) || /[.-]idx\d+-ubyte$/.test(name)) return 'idx';
   // Unknown name: sniff the two binary formats by their magic.
-  if (buf.length >= 6 && buf.subarray(0, 6).equals(NPY_MAGIC)) return 'npy';
-  if (buf.length >= 4 && buf[0] === 0 && buf[1] === 0 && IDX_TYPES[buf[2]] !== undefined) return 'idx';
+  if (magic.length >= 6 && magic.subarray(0, 6).equals(NPY_MAGIC)) return 'npy';
+  if (magic.length >= 4 && magic[0] === 0 && magic[1] === 0 && IDX_TYPES[magic[2]] !== undefined) return 'idx';
   throw invalid(
     `${file}: unsupported file type '${path.extname(name) || name}' (expected .csv, .tsv, .txt, .npy, .json or IDX, optionally .gz)`,
   );
@@ -190,9 +391,17 @@ function splitColumn(m: Matrix, idx: number): { rest: Matrix; column: Float32Arr
 // Numeric cells: what Number() accepts minus its surprises (empty string, hex, "Infinity").
 const NUMERIC = /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/;
 const NON_FINITE_TEXT = /^[+-]?(nan|inf|infinity)$/i;
+// Cells that stand for a missing value (among pandas' defaults), besides the empty cell and NaN.
+const MISSING_TEXT = /^(na|n\/a|#n\/a|#na|<na>|null|none)$/i;
 
 function isNumeric(cell: string): boolean {
   return NUMERIC.test(cell.trim());
+}
+
+/** A number, or a placeholder where a number is missing (empty, NaN, NA, null, …): a data cell, never a column name. */
+function isValueCell(cell: string): boolean {
+  const s = cell.trim();
+  return s === '' || NUMERIC.test(s) || NON_FINITE_TEXT.test(s) || MISSING_TEXT.test(s);
 }
 
 type Splitter = (line: string) => string[];
@@ -226,11 +435,24 @@ function splitQuoted(line: string, delim: string): string[] {
   return cells;
 }
 
+/** How many times `delim` occurs outside quotes (the cell count less one, as splitQuoted would split). */
+function countDelimiters(line: string, delim: string): number {
+  const d = delim.charCodeAt(0);
+  let count = 0;
+  let quoted = false;
+  for (let i = 0; i < line.length; i++) {
+    const c = line.charCodeAt(i);
+    if (c === 34) quoted = !quoted; // an escaped "" flips twice
+    else if (c === d && !quoted) count++;
+  }
+  return count;
+}
+
 function detectDelimiter(line: string): string {
   let best = '';
   let bestCount = 0;
   for (const d of [',', '\t', ';']) {
-    const count = splitQuoted(line, d).length - 1;
+    const count = countDelimiters(line, d);
     if (count > bestCount) [best, bestCount] = [d, count];
   }
   if (best) return best;
@@ -238,28 +460,58 @@ function detectDelimiter(line: string): string {
   return /\S\s+\S/.test(line.trim()) ? ' ' : ',';
 }
 
-/** Lines that hold data: not blank, not a '#' comment; with their 1-based line numbers. */
-function contentLines(text: string): { lines: string[]; numbers: number[] } {
-  const all = text.split('\n');
-  const lines: string[] = [];
-  const numbers: number[] = [];
-  for (let i = 0; i < all.length; i++) {
-    let line = all[i];
-    if (line.endsWith('\r')) line = line.slice(0, -1);
-    if (i === 0 && line.charCodeAt(0) === 0xfeff) line = line.slice(1);
-    const t = line.trim();
-    if (t === '' || t.startsWith('#')) continue;
-    lines.push(line);
-    numbers.push(i + 1);
+/**
+ * Calls `onLine` with each line that holds data (not blank, not a '#' comment) and its 1-based
+ * number, decoding the file chunk by chunk. A line longer than {@link MAX_LINE_LENGTH} stops the
+ * read before it is held whole.
+ */
+async function eachLine(src: ByteSource, onLine: (line: string, number: number) => void): Promise<void> {
+  const decoder = new StringDecoder('utf8');
+  const tooLong = (n: number) => invalid(`line ${n} is longer than ${MAX_LINE_LENGTH} characters, the most a line may hold`);
+  let n = 0; // lines ended so far
+  const emit = (raw: string) => {
+    n++;
+    if (raw.length > MAX_LINE_LENGTH) throw tooLong(n);
+    let line = raw;
+    if (line.charCodeAt(line.length - 1) === 13) line = line.slice(0, -1);
+    if (n === 1 && line.charCodeAt(0) === 0xfeff) line = line.slice(1);
+    // Most lines start and end with a printable ASCII character, the first not '#': no trim needed
+    // to see that they hold data.
+    const first = line.charCodeAt(0);
+    const last = line.charCodeAt(line.length - 1);
+    if (!(first > 32 && first < 127 && first !== 35 && last > 32 && last < 127)) {
+      const t = line.trim();
+      if (t === '' || t.startsWith('#')) return;
+    }
+    onLine(line, n);
+  };
+  let carry = ''; // the start of a line whose end has not been read yet
+  for await (const chunk of src.chunks()) {
+    const s = decoder.write(chunk);
+    let nl = s.indexOf('\n');
+    if (nl < 0) {
+      carry += s;
+      if (carry.length > MAX_LINE_LENGTH) throw tooLong(n + 1);
+      continue;
+    }
+    emit(carry + s.slice(0, nl));
+    let from = nl + 1;
+    while ((nl = s.indexOf('\n', from)) >= 0) {
+      emit(s.slice(from, nl));
+      from = nl + 1;
+    }
+    carry = s.slice(from);
   }
-  return { lines, numbers };
+  const last = carry + decoder.end();
+  if (last !== '') emit(last);
 }
 
 function detectHeader(first: string[], second: string[] | undefined): boolean {
-  if (first.every(isNumeric)) return false;
+  // Numbers and missing values (NaN, NA, empty, …) are data; only other text can name a column.
+  if (first.every(isValueCell)) return false;
   if (!second) return true;
   // A header cell is text above a number; a text label column alone is not a header.
-  return first.some((cell, j) => !isNumeric(cell) && j < second.length && isNumeric(second[j]));
+  return first.some((cell, j) => !isValueCell(cell) && j < second.length && isNumeric(second[j]));
 }
 
 function cellValue(cell: string, line: number, col: number): number {
@@ -276,6 +528,7 @@ function cellValue(cell: string, line: number, col: number): number {
   if (v - v !== 0) {
     if (s === '') throw invalid(`empty value at line ${line}, column ${col}`);
     if (NON_FINITE_TEXT.test(s)) throw invalid(`non-finite value '${s}' at line ${line}, column ${col}`);
+    if (MISSING_TEXT.test(s)) throw invalid(`missing value '${s}' at line ${line}, column ${col}`);
     throw invalid(`non-numeric value '${s.length > 30 ? `${s.slice(0, 30)}…` : s}' at line ${line}, column ${col}`);
   }
   if (!Number.isFinite(Math.fround(v))) throw invalid(`value '${s}' at line ${line}, column ${col} is outside the float32 range`);
@@ -372,47 +625,108 @@ function fastRow(line: string, delim: number, cols: number, labelIdx: number, da
   return true;
 }
 
-function parseCsv(text: string, opts: ReadDataOptions): DataFile {
-  const { lines, numbers } = contentLines(text);
-  if (lines.length === 0) throw invalid('data is empty');
-  const delim = detectDelimiter(lines[0]);
-  const split = makeSplitter(delim);
-  const fast = delim === ' ' ? -1 : delim.charCodeAt(0);
-  const first = split(lines[0]);
-  const headerOpt = opts.header ?? 'auto';
-  const hasHeader = headerOpt === 'auto' ? detectHeader(first, lines.length > 1 ? split(lines[1]) : undefined) : headerOpt;
-  const header = hasHeader ? first.map((c) => c.trim()) : undefined;
-  const start = hasHeader ? 1 : 0;
-  const rows = lines.length - start;
-  if (rows === 0) throw invalid('data is empty (only a header row)');
-  const cols = first.length;
-  const labelIdx = opts.labelColumn === undefined ? -1 : resolveLabelColumn(opts.labelColumn, cols, header);
-  const featureCols = labelIdx >= 0 ? cols - 1 : cols;
-  if (featureCols === 0) throw invalid('no feature columns left after removing the label column');
-  const data = new Float32Array(rows * featureCols);
-  const labelCells: string[] = [];
-  let k = 0;
-  for (let i = start; i < lines.length; i++) {
-    if (fast >= 0 && fastRow(lines[i], fast, cols, labelIdx, data, k, labelCells)) {
-      k += featureCols;
-      continue;
+// Values per chunk of a CSV being read: the data grows in chunks (no reallocation, so no 3x peak
+// while doubling) and is copied once into the result at the end, so memory peaks near 2x the result.
+const MIN_CHUNK_VALUES = 1 << 12;
+const MAX_CHUNK_VALUES = 1 << 22; // 16 MiB
+
+/** Float32 values of whole rows, gathered in chunks and joined once at the end. */
+class RowStore {
+  private done: Float32Array[] = [];
+  private stored = 0; // values in `done`
+  /** The chunk being filled, and the next free index in it. */
+  cur = new Float32Array(0);
+  k = 0;
+
+  constructor(private readonly rowLen: number) {}
+
+  /** Makes room for one more row in `cur` at `k`. */
+  room(): void {
+    if (this.k + this.rowLen <= this.cur.length) return;
+    if (this.k > 0) {
+      this.done.push(this.cur.subarray(0, this.k));
+      this.stored += this.k;
     }
-    const cells = split(lines[i]);
-    const line = numbers[i];
-    if (cells.length !== cols) throw invalid(`line ${line} has ${cells.length} values, expected ${cols}`);
-    for (let j = 0; j < cols; j++) {
-      if (j === labelIdx) labelCells.push(cells[j].trim());
-      else data[k++] = cellValue(cells[j], line, j + 1);
+    const want = Math.min(MAX_CHUNK_VALUES, Math.max(MIN_CHUNK_VALUES, this.stored));
+    this.cur = new Float32Array(Math.max(1, Math.floor(want / this.rowLen)) * this.rowLen);
+    this.k = 0;
+  }
+
+  /** All values, in one array; the store is empty afterwards. */
+  join(): Float32Array {
+    const out = new Float32Array(this.stored + this.k);
+    let at = 0;
+    for (const c of this.done) {
+      out.set(c, at);
+      at += c.length;
     }
+    out.set(this.cur.subarray(0, this.k), at);
+    this.done = [];
+    this.cur = new Float32Array(0);
+    return out;
   }
-  const out: DataFile = { matrix: { data, rows, cols: featureCols } };
-  if (header) out.columns = header.filter((_, j) => j !== labelIdx);
-  if (labelIdx >= 0) {
-    const enc = encodeLabels(labelCells, (i) => `line ${numbers[start + i]}, column ${labelIdx + 1}`);
-    out.labels = enc.labels;
-    if (enc.names) out.labelNames = enc.names;
-  }
-  return out;
+}
+
+async function readCsv(src: ByteSource, opts: ReadDataOptions): Promise<DataFile> {
+  // The first two lines set the layout (delimiter, header, columns); then rows stream into `store`.
+  const head: [string, number][] = [];
+  let add: ((line: string, number: number) => void) | undefined;
+  let result: (() => DataFile) | undefined;
+
+  const start = () => {
+    if (head.length === 0) throw invalid('data is empty');
+    const delim = detectDelimiter(head[0][0]);
+    const split = makeSplitter(delim);
+    const fast = delim === ' ' ? -1 : delim.charCodeAt(0);
+    const first = split(head[0][0]);
+    const headerOpt = opts.header ?? 'auto';
+    const hasHeader = headerOpt === 'auto' ? detectHeader(first, head.length > 1 ? split(head[1][0]) : undefined) : headerOpt;
+    const header = hasHeader ? first.map((c) => c.trim()) : undefined;
+    if (hasHeader && head.length === 1) throw invalid('data is empty (only a header row)');
+    const cols = first.length;
+    const labelIdx = opts.labelColumn === undefined ? -1 : resolveLabelColumn(opts.labelColumn, cols, header);
+    const featureCols = labelIdx >= 0 ? cols - 1 : cols;
+    if (featureCols === 0) throw invalid('no feature columns left after removing the label column');
+    const store = new RowStore(featureCols);
+    const labelCells: string[] = [];
+    let rows = 0;
+    add = (text, line) => {
+      store.room();
+      rows++;
+      if (fast >= 0 && fastRow(text, fast, cols, labelIdx, store.cur, store.k, labelCells)) store.k += featureCols;
+      else {
+        const cells = split(text);
+        if (cells.length !== cols) throw invalid(`line ${line} has ${cells.length} values, expected ${cols}`);
+        for (let j = 0; j < cols; j++) {
+          if (j === labelIdx) labelCells.push(cells[j].trim());
+          else store.cur[store.k++] = cellValue(cells[j], line, j + 1);
+        }
+      }
+      // Checked here, while the line number is known (the only label error text can have).
+      if (labelIdx >= 0 && labelCells[rows - 1] === '') throw invalid(`empty label at line ${line}, column ${labelIdx + 1}`);
+    };
+    result = () => {
+      const out: DataFile = { matrix: { data: store.join(), rows, cols: featureCols } };
+      if (header) out.columns = header.filter((_, j) => j !== labelIdx);
+      if (labelIdx >= 0) {
+        const enc = encodeLabels(labelCells, (i) => `data row ${i + 1}, column ${labelIdx + 1}`);
+        out.labels = enc.labels;
+        if (enc.names) out.labelNames = enc.names;
+      }
+      return out;
+    };
+    for (const [text, line] of head.slice(hasHeader ? 1 : 0)) add(text, line);
+  };
+
+  await eachLine(src, (text, line) => {
+    if (add) add(text, line);
+    else {
+      head.push([text, line]);
+      if (head.length === 2) start();
+    }
+  });
+  if (!result) start();
+  return result!();
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -427,70 +741,76 @@ interface NdArray {
 type Kind = 'f4' | 'f8' | 'u1' | 'i1' | 'i2' | 'u2' | 'i4' | 'u4' | 'i8';
 const ITEM_SIZE: Record<Kind, number> = { f4: 4, f8: 8, u1: 1, i1: 1, i2: 2, u2: 2, i4: 4, u4: 4, i8: 8 };
 
-/** Decodes `count` numbers of `kind` at `offset`, copying into an aligned buffer. */
-function decode(buf: Buffer, offset: number, count: number, kind: Kind, littleEndian: boolean): NdArray['values'] {
+/** Views the raw bytes of `count` numbers of `kind` as numbers, swapping them in place first when their byte order is not the host's. */
+function decode(buf: ArrayBuffer, count: number, kind: Kind, littleEndian: boolean): NdArray['values'] {
   const size = ITEM_SIZE[kind];
-  const bytes = new Uint8Array(count * size);
-  bytes.set(buf.subarray(offset, offset + count * size));
-  if (size === 1 || littleEndian === HOST_LE) {
-    switch (kind) {
-      case 'f4': return new Float32Array(bytes.buffer);
-      case 'f8': return new Float64Array(bytes.buffer);
-      case 'u1': return bytes;
-      case 'i1': return new Int8Array(bytes.buffer);
-      case 'i2': return new Int16Array(bytes.buffer);
-      case 'u2': return new Uint16Array(bytes.buffer);
-      case 'i4': return new Int32Array(bytes.buffer);
-      case 'u4': return new Uint32Array(bytes.buffer);
-      case 'i8': {
-        // Exact up to 2^53, which covers every count and label a file could hold.
-        const big = new BigInt64Array(bytes.buffer);
-        const out = new Float64Array(count);
-        for (let i = 0; i < count; i++) out[i] = Number(big[i]);
-        return out;
-      }
+  if (size > 1 && littleEndian !== HOST_LE) {
+    // (IDX is big-endian.) Buffer views are limited in length, so swap in slices.
+    const step = Math.floor(READ_MAX / 8) * 8;
+    for (let at = 0; at < buf.byteLength; at += step) {
+      const b = Buffer.from(buf, at, Math.min(step, buf.byteLength - at));
+      if (size === 2) b.swap16();
+      else if (size === 4) b.swap32();
+      else b.swap64();
     }
   }
-  // Byte order differs from the host's (IDX is big-endian): read through a DataView.
-  const dv = new DataView(bytes.buffer);
-  const le = littleEndian;
-  const read: Record<Exclude<Kind, 'u1' | 'i1'>, () => NdArray['values']> = {
-    f4: () => Float32Array.from({ length: count }, (_, i) => dv.getFloat32(i * 4, le)),
-    f8: () => Float64Array.from({ length: count }, (_, i) => dv.getFloat64(i * 8, le)),
-    i2: () => Int16Array.from({ length: count }, (_, i) => dv.getInt16(i * 2, le)),
-    u2: () => Uint16Array.from({ length: count }, (_, i) => dv.getUint16(i * 2, le)),
-    i4: () => Int32Array.from({ length: count }, (_, i) => dv.getInt32(i * 4, le)),
-    u4: () => Uint32Array.from({ length: count }, (_, i) => dv.getUint32(i * 4, le)),
-    i8: () => Float64Array.from({ length: count }, (_, i) => Number(dv.getBigInt64(i * 8, le))),
-  };
-  return read[kind as Exclude<Kind, 'u1' | 'i1'>]();
+  switch (kind) {
+    case 'f4': return new Float32Array(buf);
+    case 'f8': return new Float64Array(buf);
+    case 'u1': return new Uint8Array(buf);
+    case 'i1': return new Int8Array(buf);
+    case 'i2': return new Int16Array(buf);
+    case 'u2': return new Uint16Array(buf);
+    case 'i4': return new Int32Array(buf);
+    case 'u4': return new Uint32Array(buf);
+    case 'i8': {
+      // Exact up to 2^53, which covers every count and label a file could hold.
+      const big = new BigInt64Array(buf);
+      const out = new Float64Array(count);
+      for (let i = 0; i < count; i++) out[i] = Number(big[i]);
+      return out;
+    }
+  }
 }
 
 const NPY_MAGIC = Buffer.from([0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59]); // "\x93NUMPY"
 const NPY_KINDS: Record<string, Kind> = {
   f4: 'f4', f8: 'f8', u1: 'u1', b1: 'u1', i1: 'i1', i2: 'i2', u2: 'u2', i4: 'i4', u4: 'u4', i8: 'i8',
 };
+// numpy writes a few hundred bytes; a longer header is not one we could read anyway.
+const NPY_MAX_HEADER = 1 << 16;
 
 function product(dims: number[]): number {
   return dims.reduce((a, b) => a * b, 1);
 }
 
-function parseNpy(buf: Buffer): NdArray {
-  if (buf.length < 10 || !buf.subarray(0, 6).equals(NPY_MAGIC)) {
-    throw invalid(buf.length < 10 && buf.subarray(0, Math.min(6, buf.length)).equals(NPY_MAGIC.subarray(0, Math.min(6, buf.length)))
+/** What a binary header says: the element kind and byte order, and the shape. */
+interface NdHeader {
+  kind: Kind;
+  littleEndian: boolean;
+  shape: number[];
+}
+
+async function npyHeader(src: ByteSource): Promise<NdHeader> {
+  const pre = Buffer.alloc(12);
+  const got = await src.read(pre.subarray(0, 10));
+  const buf = pre.subarray(0, got);
+  if (got < 10 || !buf.subarray(0, 6).equals(NPY_MAGIC)) {
+    throw invalid(got < 10 && buf.subarray(0, Math.min(6, got)).equals(NPY_MAGIC.subarray(0, Math.min(6, got)))
       ? 'truncated .npy file (incomplete header)'
       : 'not a .npy file (bad magic)');
   }
   const major = buf[6];
   let headerLen: number;
-  let start: number;
-  if (major === 1) [headerLen, start] = [buf.readUInt16LE(8), 10];
+  if (major === 1) headerLen = buf.readUInt16LE(8);
   else if (major === 2 || major === 3) {
-    if (buf.length < 12) throw invalid('truncated .npy file (incomplete header)');
-    [headerLen, start] = [buf.readUInt32LE(8), 12];
+    if ((await src.read(pre.subarray(10, 12))) < 2) throw invalid('truncated .npy file (incomplete header)');
+    headerLen = pre.readUInt32LE(8);
   } else throw invalid(`unsupported .npy format version ${major}`);
-  if (buf.length < start + headerLen) throw invalid('truncated .npy file (incomplete header)');
-  const header = buf.toString(major === 3 ? 'utf8' : 'latin1', start, start + headerLen);
+  if (headerLen > NPY_MAX_HEADER) throw invalid(`malformed .npy header: ${headerLen} bytes long, more than ${NPY_MAX_HEADER}`);
+  const text = Buffer.alloc(headerLen);
+  if ((await src.read(text)) < headerLen) throw invalid('truncated .npy file (incomplete header)');
+  const header = text.toString(major === 3 ? 'utf8' : 'latin1');
   const descr = /['"]descr['"]\s*:\s*['"]([^'"]*)['"]/.exec(header)?.[1];
   const fortran = /['"]fortran_order['"]\s*:\s*(True|False)/.exec(header)?.[1];
   const shapeText = /['"]shape['"]\s*:\s*\(([^)]*)\)/.exec(header)?.[1];
@@ -504,35 +824,59 @@ function parseNpy(buf: Buffer): NdArray {
     if (!/^\d+L?$/.test(s)) throw invalid(`malformed .npy shape (${shapeText})`);
     return parseInt(s, 10);
   });
-  const offset = start + headerLen;
-  const count = product(shape);
-  const need = count * ITEM_SIZE[kind];
-  if (buf.length - offset < need) {
-    throw invalid(`truncated .npy file: shape (${shape.join(', ')}) needs ${need} bytes of data, found ${buf.length - offset}`);
-  }
   // '=' (native) is little-endian on every platform Node.js supports.
-  return { shape, values: decode(buf, offset, count, kind, order !== '>') };
+  return { kind, littleEndian: order !== '>', shape };
 }
 
 // IDX type byte → element kind (data is big-endian).
 const IDX_TYPES: Record<number, Kind> = { 0x08: 'u1', 0x09: 'i1', 0x0b: 'i2', 0x0c: 'i4', 0x0d: 'f4', 0x0e: 'f8' };
 
-function parseIdx(buf: Buffer): NdArray {
-  if (buf.length < 4) throw invalid('truncated IDX file (incomplete header)');
-  if (buf[0] !== 0 || buf[1] !== 0) throw invalid('not an IDX file (bad magic)');
-  const kind = IDX_TYPES[buf[2]];
-  if (kind === undefined) throw invalid(`unsupported IDX type byte 0x${buf[2].toString(16).padStart(2, '0')}`);
-  const ndim = buf[3];
+async function idxHeader(src: ByteSource): Promise<NdHeader> {
+  const pre = Buffer.alloc(4);
+  if ((await src.read(pre)) < 4) throw invalid('truncated IDX file (incomplete header)');
+  if (pre[0] !== 0 || pre[1] !== 0) throw invalid('not an IDX file (bad magic)');
+  const kind = IDX_TYPES[pre[2]];
+  if (kind === undefined) throw invalid(`unsupported IDX type byte 0x${pre[2].toString(16).padStart(2, '0')}`);
+  const ndim = pre[3];
   if (ndim === 0) throw invalid('IDX file has no dimensions');
-  const offset = 4 + 4 * ndim;
-  if (buf.length < offset) throw invalid('truncated IDX file (incomplete header)');
-  const shape = Array.from({ length: ndim }, (_, i) => buf.readUInt32BE(4 + 4 * i));
+  const dims = Buffer.alloc(4 * ndim);
+  if ((await src.read(dims)) < dims.length) throw invalid('truncated IDX file (incomplete header)');
+  return { kind, littleEndian: false, shape: Array.from({ length: ndim }, (_, i) => dims.readUInt32BE(4 * i)) };
+}
+
+/**
+ * Reads a .npy or IDX array: the header first, then, once the shape is known to match the bytes
+ * that follow (the file size, or the gzip limit while decompressing), the data straight into its
+ * typed array. A header that promises more or less data than there is fails before the data is
+ * allocated or decompressed.
+ */
+async function readNd(src: ByteSource, format: 'npy' | 'idx'): Promise<NdArray> {
+  const { kind, littleEndian, shape } = format === 'npy' ? await npyHeader(src) : await idxHeader(src);
+  const name = format === 'npy' ? '.npy' : 'IDX';
+  const shapeText = format === 'npy' ? `(${shape.join(', ')})` : shape.join(' x ');
   const count = product(shape);
   const need = count * ITEM_SIZE[kind];
-  if (buf.length - offset < need) {
-    throw invalid(`truncated IDX file: shape ${shape.join(' x ')} needs ${need} bytes of data, found ${buf.length - offset}`);
+  const left = src.remaining();
+  if (left !== undefined && left < need) throw invalid(`truncated ${name} file: shape ${shapeText} needs ${need} bytes of data, found ${left}`);
+  if (left !== undefined && left > need) {
+    throw invalid(`${name} file has ${left} bytes of data, but shape ${shapeText} needs ${need}: a wrong shape in the header?`);
   }
-  return { shape, values: decode(buf, offset, count, kind, false) };
+  if (left === undefined && need > src.maxBytes) {
+    throw invalid(`shape ${shapeText} needs ${need} bytes of data, more than the limit of ${src.maxBytes} (option maxBytes)`);
+  }
+  let buf: ArrayBuffer;
+  try {
+    buf = new ArrayBuffer(need);
+  } catch {
+    throw invalid(`shape ${shapeText} needs ${need} bytes of data, more than this process can allocate`);
+  }
+  const got = await src.read(new Uint8Array(buf));
+  if (got < need) throw invalid(`truncated ${name} file: shape ${shapeText} needs ${need} bytes of data, found ${got}`);
+  // Decompressed data has no size up front: check that nothing follows the array.
+  if (left === undefined && (await src.read(new Uint8Array(1))) > 0) {
+    throw invalid(`${name} file has more data than shape ${shapeText} needs (${need} bytes): a wrong shape in the header?`);
+  }
+  return { shape, values: decode(buf, count, kind, littleEndian) };
 }
 
 /** Rows = first dimension; every further dimension is flattened into columns (images → pixels). */
@@ -575,14 +919,18 @@ function jsonToMatrix(v: unknown): Matrix {
  * Reads a data file, choosing the format from the extension (after an optional `.gz`):
  * - `.csv`, `.tsv`, `.txt`: delimited text; delimiter `,`, tab or `;` (or whitespace) detected from
  *   the first line; header detected unless `opts.header` says; `#` lines and blank lines skipped;
+ *   at most {@link MAX_LINE_LENGTH} characters a line;
  * - `.npy`: float32/float64/(u)int8..int64, little-endian, C order; dimensions after the first are
  *   flattened into columns;
  * - IDX (`.idx`, `*-idx3-ubyte`, …): as MNIST ships it; images flattened to rows × (h·w);
  * - `.json`: `number[][]` or `{ data, shape }`.
- * Gzipped files are recognised by their magic bytes and decompressed first.
+ * Gzipped files are recognised by their magic bytes and decompressed while reading, up to
+ * `opts.maxBytes`. Files are streamed: memory stays near twice the float32 result (once for .npy
+ * and IDX float32 data), whatever the file's size.
  *
  * @throws DggError `IO_ERROR` (unreadable file, with the path) or `INVALID_DATA` (with the path and
- *   line/column for text, row/column for binary formats).
+ *   line/column for text, row/column for binary formats; also a line too long, gzip output past
+ *   `maxBytes`, or a binary header whose shape does not match the data that follows).
  *
  * @example
  * ```ts
@@ -593,11 +941,10 @@ export async function readDataFile(file: string, opts: ReadDataOptions = {}): Pr
   if (opts.header !== undefined && opts.header !== 'auto' && typeof opts.header !== 'boolean') {
     throw new DggError('INVALID_OPTION', `header must be true, false or 'auto', got ${JSON.stringify(opts.header)}`);
   }
-  const buf = await readBytes(file);
-  return inFile(file, () => {
-    const format = formatOf(file, buf);
-    if (format === 'csv') return parseCsv(buf.toString('utf8'), opts);
-    const matrix = format === 'json' ? jsonToMatrix(parseJsonText(buf.toString('utf8'))) : ndToMatrix(format === 'npy' ? parseNpy(buf) : parseIdx(buf));
+  return withSource(file, opts.maxBytes, async (src) => {
+    const format = formatOf(file, await src.peek(6));
+    if (format === 'csv') return readCsv(src, opts);
+    const matrix = format === 'json' ? jsonToMatrix(parseJsonText(await src.text())) : ndToMatrix(await readNd(src, format));
     if (opts.labelColumn === undefined) return { matrix };
     const idx = resolveLabelColumn(opts.labelColumn, matrix.cols, undefined);
     const { rest, column } = splitColumn(matrix, idx);
@@ -614,20 +961,20 @@ export async function readDataFile(file: string, opts: ReadDataOptions = {}): Pr
  * negative numbers) are numbered 0..C-1 in order of first appearance.
  *
  * @param opts - `header`: whether a text file has a header line (`'auto'`: when the first line is
- *   non-numeric and the second numeric)
+ *   neither a number nor a missing-value token and the second is numeric); `maxBytes`: as in
+ *   {@link ReadDataOptions.maxBytes}
  * @throws DggError `IO_ERROR` or `INVALID_DATA`, with the path.
  */
-export async function readLabelsFile(file: string, opts: { header?: boolean | 'auto' } = {}): Promise<Int32Array> {
-  const buf = await readBytes(file);
-  return inFile(file, () => {
-    const format = formatOf(file, buf);
+export async function readLabelsFile(file: string, opts: Pick<ReadDataOptions, 'header' | 'maxBytes'> = {}): Promise<Int32Array> {
+  return withSource(file, opts.maxBytes, async (src) => {
+    const format = formatOf(file, await src.peek(6));
     if (format === 'npy' || format === 'idx') {
-      const values = ndToLabelValues(format === 'npy' ? parseNpy(buf) : parseIdx(buf));
+      const values = ndToLabelValues(await readNd(src, format));
       if (values.length === 0) throw invalid('labels are empty');
       return encodeLabels(values, (i) => `index ${i}`).labels;
     }
     if (format === 'json') {
-      const v = parseJsonText(buf.toString('utf8'));
+      const v = parseJsonText(await src.text());
       if (!Array.isArray(v)) throw invalid('expected a JSON array of labels');
       if (v.length === 0) throw invalid('labels are empty');
       v.forEach((x, i) => {
@@ -635,19 +982,34 @@ export async function readLabelsFile(file: string, opts: { header?: boolean | 'a
       });
       return encodeLabels(v as (string | number)[], (i) => `index ${i}`).labels;
     }
-    const { lines, numbers } = contentLines(buf.toString('utf8'));
     const header = opts.header ?? 'auto';
-    const skip = header === 'auto' ? lines.length > 1 && !isNumeric(lines[0]) && isNumeric(lines[1]) : header;
     const cells: string[] = [];
-    for (let i = skip ? 1 : 0; i < lines.length; i++) {
-      const line = lines[i];
+    const numbers: number[] = [];
+    const take = (line: string, n: number) => {
       const split = makeSplitter(detectDelimiter(line))(line);
-      if (split.length !== 1) throw invalid(`line ${numbers[i]} has ${split.length} values, expected one label per line`);
+      if (split.length !== 1) throw invalid(`line ${n} has ${split.length} values, expected one label per line`);
       cells.push(split[0].trim());
-    }
+      numbers.push(n);
+    };
+    // With header 'auto', the first line waits for the second to tell whether it is a header.
+    let first: [string, number] | undefined;
+    let seen = 0;
+    await eachLine(src, (line, n) => {
+      seen++;
+      if (seen === 1) {
+        if (header === 'auto') first = [line, n];
+        else if (!header) take(line, n);
+        return;
+      }
+      if (first) {
+        if (isValueCell(first[0]) || !isNumeric(line)) take(...first);
+        first = undefined;
+      }
+      take(line, n);
+    });
+    if (first) take(...first);
     if (cells.length === 0) throw invalid('labels are empty');
-    const offset = skip ? 1 : 0;
-    return encodeLabels(cells, (i) => `line ${numbers[i + offset]}`).labels;
+    return encodeLabels(cells, (i) => `line ${numbers[i]}`).labels;
   });
 }
 
@@ -668,22 +1030,57 @@ export function bundledDigitsPath(): string {
 // ---------------------------------------------------------------------------------------------
 // Writers
 
+/** The last write queued for each target (by resolved path), so writes to one file run one at a time. */
+const writing = new Map<string, Promise<void>>();
+
+function fileKind(st: Stats): string {
+  if (st.isDirectory()) return 'a directory';
+  if (st.isFIFO()) return 'a FIFO';
+  if (st.isSocket()) return 'a socket';
+  if (st.isCharacterDevice() || st.isBlockDevice()) return 'a device';
+  return 'a special file';
+}
+
 /**
- * Writes `content` to `file` atomically: into `${file}.tmp-<pid>-<random>` in the same directory,
- * flushed, then renamed over `file`. On any failure the temporary file is removed and `file` keeps
- * its old content (or stays absent).
+ * Writes `content` to `file` atomically: into a new temporary file beside it
+ * (`${file}.tmp-<pid>-<random>`, created exclusively, so a file or symlink planted at that name is
+ * never followed), flushed, then renamed over `file`. On any failure the temporary file is removed
+ * and `file` keeps its old content (or stays absent). Writes to the same path from this process run
+ * one after another, in call order, so the last one wins whole.
  *
  * @param content - bytes, text, or a function writing to the open temporary file
- * @throws DggError `IO_ERROR` with the path; a DggError thrown by `content` is passed through.
+ * @throws DggError `IO_ERROR` with the path, also when `file` exists and is not a regular file (a
+ *   directory, FIFO, socket or device); a DggError thrown by `content` is passed through.
  */
 export async function writeFileAtomic(
   file: string,
   content: string | Uint8Array | ((handle: FileHandle) => Promise<void>),
 ): Promise<void> {
+  const key = path.resolve(file);
+  const run = (writing.get(key) ?? Promise.resolve()).then(() => writeOnce(file, content));
+  const tail = run.catch(() => undefined);
+  writing.set(key, tail);
+  try {
+    await run;
+  } finally {
+    if (writing.get(key) === tail) writing.delete(key);
+  }
+}
+
+async function writeOnce(file: string, content: string | Uint8Array | ((handle: FileHandle) => Promise<void>)): Promise<void> {
+  let st: Stats | undefined;
+  try {
+    st = await fsp.stat(file);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw ioError('write', file, e);
+  }
+  if (st && !st.isFile()) throw new DggError('IO_ERROR', `cannot write '${file}': it exists and is ${fileKind(st)}, not a regular file`);
   const tmp = `${file}.tmp-${process.pid}-${randomBytes(6).toString('hex')}`;
   let handle: FileHandle | undefined;
+  let created = false;
   try {
     handle = await fsp.open(tmp, 'wx');
+    created = true;
     if (typeof content === 'function') await content(handle);
     else await handle.writeFile(content);
     // Flush before the rename so that a crash cannot leave a renamed but empty file.
@@ -693,7 +1090,8 @@ export async function writeFileAtomic(
     await fsp.rename(tmp, file);
   } catch (e) {
     await handle?.close().catch(() => undefined);
-    await fsp.rm(tmp, { force: true }).catch(() => undefined);
+    // Only a file this call created: whatever held the name before (EEXIST) is not ours to remove.
+    if (created) await fsp.rm(tmp, { force: true }).catch(() => undefined);
     throw e instanceof DggError ? e : ioError('write', file, e);
   }
 }
