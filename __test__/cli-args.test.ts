@@ -92,7 +92,7 @@ describe('parseCli: fit', () => {
     [['--k', 'ten'], "--k: must be an integer, got 'ten'"],
     [['--k', '2.5'], "--k: must be an integer, got '2.5'"],
     [['--device', 'gpu'], "--device: must be one of 'auto', 'cpu', 'cuda', got 'gpu'"],
-    [['--graph', 'knn'], "--graph: must be one of 'siamese', 'euclidean', 'latent', 'none', got 'knn'"],
+    [['--graph', 'knn'], "--graph: must be one of 'siamese', 'euclidean', 'latent', 'auto', 'none', got 'knn'"],
     [['--epochs=-1'], '--epochs: must be an integer >= 0, got -1'],
     [['--seed', '4294967296'], '--seed: must be an integer in 0..4294967295, got 4294967296'],
   ])('should reject bad values %j', (flags, message) => {

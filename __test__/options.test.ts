@@ -144,7 +144,7 @@ describe('checkOption', () => {
   it('should return undefined for a valid value and the problem otherwise', () => {
     expect(checkOption('nClusters', 5)).toBeUndefined();
     expect(checkOption('nClusters', 1)).toBe('must be an integer >= 2, got 1');
-    expect(checkOption('graph', 'knn')).toMatch(/^must be one of 'siamese', 'euclidean', 'latent', 'none'/);
+    expect(checkOption('graph', 'knn')).toMatch(/^must be one of 'siamese', 'euclidean', 'latent', 'auto', 'none'/);
   });
 });
 

@@ -139,8 +139,9 @@ Options:
       --proba FILE           write cluster probabilities
       --model FILE           save the fitted model
       --device auto|cpu|cuda compute device (default auto)
-      --graph siamese|euclidean|latent|none
-                             neighbour graph (default euclidean)
+      --graph siamese|euclidean|latent|auto|none
+                             neighbour graph (default auto: latent from 20,000 rows,
+                             euclidean below)
       --epochs N             epochs of the main DGG phase
       --seed N               random seed
       --config FILE          JSON file of options (flags override it)

@@ -25,7 +25,7 @@ export const DEFAULTS = deepFreeze({
   hidden: [500, 500, 2000],
   likelihood: 'auto' as 'bernoulli' | 'gaussian' | 'auto',
   scale: 'auto' as 'auto' | 'none' | 'max' | 'standardize',
-  graph: 'euclidean' as 'siamese' | 'euclidean' | 'latent' | 'none',
+  graph: 'auto' as 'siamese' | 'euclidean' | 'latent' | 'auto' | 'none',
   neighbours: 10,
   weighting: 'uniform' as 'uniform' | 'gaussian',
   siamesePositives: 'euclidean' as 'euclidean' | 'agreed',
@@ -118,9 +118,10 @@ export const fitOptionsSchema = z.strictObject(
     scale: oneOf(['auto', 'none', 'max', 'standardize']).default(DEFAULTS.scale),
     /**
      * Neighbour graph: learned Siamese distance, raw Euclidean distance, `latent` (the data's
-     * nearest neighbours that the pretrained latent space confirms; `fit` only), or none (plain VaDE).
+     * nearest neighbours that the pretrained latent space confirms; `fit` only), `auto` (`latent`
+     * from 20,000 rows on in `fit`, `euclidean` otherwise), or none (plain VaDE).
      */
-    graph: oneOf(['siamese', 'euclidean', 'latent', 'none']).default(DEFAULTS.graph),
+    graph: oneOf(['siamese', 'euclidean', 'latent', 'auto', 'none']).default(DEFAULTS.graph),
     /** Neighbours per point in the graph (J). */
     neighbours: intIn(1, 256).default(DEFAULTS.neighbours),
     /** Graph weights w_ij: uniform, or a Gaussian kernel of the distance. */

@@ -80,8 +80,19 @@ fn parse_csv(path: &Path, raw: &[u8]) -> Result<(Vec<f32>, Vec<u32>, usize), Str
 }
 
 /// Loads set `name` of the suite. `root` is the package root; `data_dir` the data folder (needed by
-/// every set but digits and MNIST).
+/// every set but digits and MNIST). `mnist:N` is MNIST's first N rows (training order), for studies
+/// of how a default behaves with the number of rows on one distribution.
 pub fn load(name: &str, root: &Path, data_dir: Option<&Path>) -> Result<Dataset, String> {
+    if let Some(rows) = name.strip_prefix("mnist:") {
+        let rows: usize = rows.parse().map_err(|_| format!("'{name}': mnist:N needs a row count"))?;
+        let mut full = load("mnist", root, data_dir)?;
+        if rows == 0 || rows > full.n {
+            return Err(format!("'{name}': MNIST has {} rows", full.n));
+        }
+        full.x.truncate(rows * full.d);
+        full.labels.truncate(rows);
+        return Ok(Dataset { name: name.into(), n: rows, ..full });
+    }
     let table = suite(root)?;
     let entry = table.iter().find(|e| e.name == name).ok_or_else(|| {
         let names: Vec<&str> = table.iter().map(|e| e.name.as_str()).collect();

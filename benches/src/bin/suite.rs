@@ -9,7 +9,7 @@
 //! sets where dgg's mean beats umap_gmm's), `sets` and `mean_margin` (dgg minus umap_gmm, averaged).
 //!
 //! Research flags (their results go to files tagged with `--tag`, never to the default names):
-//! `--override JSON` merges JSON into the fit's `Config` (serde names, e.g. '{"epochs":{"dgg":0}}').
+//! `--sets mnist:N` runs MNIST's first N rows. `--override JSON` merges JSON into the fit's `Config` (serde names, e.g. '{"epochs":{"dgg":0}}').
 
 use dgg_benches::datasets::{self, Dataset};
 use dgg_core::config::Config;
@@ -76,6 +76,14 @@ fn dgg_runs(data: &Dataset, seeds: &[u64], patch: Option<&Value>) -> Vec<Run> {
             };
             extra["clusters_used"] = json!(used);
             extra["warnings"] = json!(out.warnings);
+            // The DGG phase's modularity per epoch (what keepBest chooses by), for studies of when it peaks.
+            let q: Vec<f64> = out
+                .history
+                .iter()
+                .filter(|r| r.phase == "dgg")
+                .filter_map(|r| r.losses.iter().find(|(name, _)| name == "modularity").map(|(_, v)| *v))
+                .collect();
+            extra["dgg_modularity"] = json!(q);
             Run { seed, acc, nmi, ari, seconds, peak_rss_mb: dgg_benches::peak_rss_mb(), extra }
         })
         .collect()
@@ -122,7 +130,7 @@ fn write_npy(path: &Path, x: &[f32], n: usize, d: usize) -> std::io::Result<()> 
 fn umap_gmm_runs(python: &Path, root: &Path, data: &Dataset, seeds: &[u64]) -> Result<Vec<Run>, String> {
     let dir = std::env::temp_dir().join(format!("dgg-suite-{}", std::process::id()));
     std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
-    let npy = dir.join(format!("{}.npy", data.name));
+    let npy = dir.join(format!("{}.npy", data.name.replace(':', "-")));
     write_npy(&npy, &data.x, data.n, data.d).map_err(|e| e.to_string())?;
     let seed_list: Vec<String> = seeds.iter().map(u64::to_string).collect();
     let mut child = std::process::Command::new(python)
@@ -191,7 +199,7 @@ fn main() {
         None => table.iter().map(|e| e.name.clone()).collect(),
     };
     for s in &sets {
-        if !table.iter().any(|e| &e.name == s) {
+        if !table.iter().any(|e| &e.name == s) && !s.starts_with("mnist:") {
             fail(format!("unknown set '{s}' (benches/suite.json lists {})", table.iter().map(|e| e.name.as_str()).collect::<Vec<_>>().join(", ")));
         }
     }
@@ -245,7 +253,7 @@ fn main() {
             }
         }
         let result = json!({"bench": "suite-set", "set": name, "n": data.n, "d": data.d, "k": data.k, "seeds": seeds, "override": patch, "methods": per});
-        dgg_benches::write_result(&format!("suite-{name}{suffix}"), result);
+        dgg_benches::write_result(&format!("suite-{}{suffix}", name.replace(':', "-")), result);
     }
     let mean_margin = if margins.is_empty() { Value::Null } else { json!(margins.iter().sum::<f64>() / margins.len() as f64) };
     let summary = json!({

@@ -18,7 +18,26 @@ pub enum GraphSource {
     Euclidean,
     /// The data's nearest neighbours that are also near in the pretrained latent space.
     Latent,
+    /// `Latent` from [`LATENT_GRAPH_MIN_ROWS`] rows on (in `fit`), `Euclidean` below.
+    Auto,
     None,
+}
+
+/// From this many rows on, `GraphSource::Auto` builds the graph in the pretrained latent space:
+/// with enough rows the autoencoder learns a space where the classes separate better than in the
+/// data (see benches/research/defaults.md, 'The graph source by data size').
+pub const LATENT_GRAPH_MIN_ROWS: usize = 20_000;
+
+impl GraphSource {
+    /// What `Auto` stands for on `n` rows, when a pretrained latent space exists (`fit`); other
+    /// sources stand for themselves.
+    pub fn resolve(self, n: usize, has_latent: bool) -> GraphSource {
+        match self {
+            GraphSource::Auto if has_latent && n >= LATENT_GRAPH_MIN_ROWS => GraphSource::Latent,
+            GraphSource::Auto => GraphSource::Euclidean,
+            other => other,
+        }
+    }
 }
 
 /// Which pairs the Siamese network learns to pull together.
@@ -137,7 +156,7 @@ impl Default for Config {
             hidden: vec![500, 500, 2000],
             likelihood: None,
             scale: ScaleMode::Auto,
-            graph: GraphSource::Euclidean,
+            graph: GraphSource::Auto,
             neighbours: 10,
             weighting: Weighting::Uniform,
             siamese_positives: SiamesePositives::Euclidean,

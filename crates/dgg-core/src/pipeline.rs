@@ -12,7 +12,7 @@ use crate::nn::{Networks, Shape};
 use crate::pretrain::{self, map_batched};
 use crate::prior::{graph_targets, self_graph, GammaTable};
 use crate::spectral::spectral_labels;
-use crate::train::{train_dgg, DggData, EpochRecord, Phase};
+use crate::train::{train_dgg, DggData, EpochRecord, Phase, DGG_PATIENCE};
 use candle_core::{DType, Tensor, D};
 use dgg_graph::{knn, Control, Graph, KnnMethod, SiameseConfig};
 use rand::SeedableRng;
@@ -199,9 +199,11 @@ pub fn fit_resumable(data: &[f32], n: usize, d: usize, cfg: &Config, graph: Opti
     let dgg_phase = Phase { lr_step: 10, lr_gamma: 0.9, batch_size: cfg.dgg_batch_size.unwrap_or(batch_size), ..phase("dgg", e.dgg, cfg.lr.dgg) };
     let data = DggData { x: &x, targets: &targets, s: &s, graph: &train_graph, reverse: &reverse };
     if !resume("trained", &mut rng, &mut history)? {
-        let kept = train_dgg(&nets, likelihood, &data, &mut gamma, &dgg_phase, cfg.keep_best, &mut rng, ctl, &mut history)?;
+        let (kept, ran) = train_dgg(&nets, likelihood, &data, &mut gamma, &dgg_phase, cfg.keep_best, &mut rng, ctl, &mut history)?;
         if cfg.keep_best && kept < e.dgg {
-            warnings.push(format!("the DGG phase kept epoch {kept} of {}: its partition followed the graph best (modularity)", e.dgg));
+            let stopped =
+                if ran < e.dgg { format!(", stopping after {ran} of {} when {DGG_PATIENCE} epochs in a row did not beat it", e.dgg) } else { String::new() };
+            warnings.push(format!("the DGG phase kept epoch {kept} of {}: its partition followed the graph best (modularity){stopped}", e.dgg));
         }
         save("trained", &rng, &history)?;
     }
@@ -233,8 +235,9 @@ fn make_graph(
     device: &candle_core::Device,
     ctl: &Control,
 ) -> Result<Option<Graph>> {
-    Ok(match cfg.graph {
+    Ok(match cfg.graph.resolve(n, pretrained.is_some()) {
         GraphSource::None => None,
+        GraphSource::Auto => unreachable!("resolved above"),
         GraphSource::Euclidean => Some(build_graph(scaled, n, d, cfg)?),
         GraphSource::Latent => {
             let (_, latent) = pretrained.ok_or_else(|| {

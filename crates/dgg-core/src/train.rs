@@ -164,7 +164,8 @@ pub struct DggData<'a> {
 /// `modularity`). With `keep_best`, the networks end at the best-scoring epoch, the start included:
 /// on small data DGG can drift from a good start, and this keeps it from ending worse than it began
 /// by its own measure. Epochs that leave fewer clusters in use than the start are never kept.
-/// Returns the epoch kept (0: the start).
+/// With `keep_best` the phase also ends once [`DGG_PATIENCE`] epochs in a row have not raised the
+/// best score. Returns the epoch kept (0: the start) and the epochs run.
 #[allow(clippy::too_many_arguments)] // one argument per piece of a training phase
 pub fn train_dgg(
     nets: &Networks,
@@ -176,7 +177,7 @@ pub fn train_dgg(
     rng: &mut ChaCha8Rng,
     ctl: &Control,
     history: &mut Vec<EpochRecord>,
-) -> Result<usize> {
+) -> Result<(usize, usize)> {
     let device = data.x.device().clone();
     let (n, m) = (data.graph.n, nets.means.dim(1)?);
     let k = gamma.k;
@@ -191,6 +192,7 @@ pub fn train_dgg(
     let start = score(gamma)?;
     let best_cell = std::cell::RefCell::new((start.0, 0usize, keep_best.then(|| nets.snapshot()).transpose()?));
     let table = std::cell::RefCell::new(std::mem::take(gamma));
+    let ran = std::cell::RefCell::new(0usize);
     run_phase_with(
         phase,
         n,
@@ -221,16 +223,23 @@ pub fn train_dgg(
                     b.2 = Some(nets.snapshot()?);
                 }
             }
-            Ok(EpochEnd { values: vec![("modularity", q)], done: false })
+            *ran.borrow_mut() = epoch;
+            Ok(EpochEnd { values: vec![("modularity", q)], done: keep_best && epoch - b.1 >= DGG_PATIENCE })
         },
     )?;
     *gamma = table.into_inner();
     let best = best_cell.into_inner();
     let kept = best.1;
+    let ran = ran.into_inner();
     if let (true, Some(snap)) = (keep_best, &best.2) {
-        if kept != phase.epochs {
+        if kept != ran {
             nets.restore(snap)?;
         }
     }
-    Ok(if keep_best { kept } else { phase.epochs })
+    Ok((if keep_best { kept } else { ran }, ran))
 }
+
+/// With `keep_best`, the DGG phase stops once this many epochs in a row have not raised the best
+/// modularity (see benches/research/defaults.md, 'When the DGG phase stops'); the epochs after the
+/// best are thrown away by `keep_best` anyway.
+pub const DGG_PATIENCE: usize = 5;

@@ -267,3 +267,32 @@ fn align_stops_once_the_network_has_learnt_the_start() {
     let every = ALIGN_CHECK_STEPS.div_ceil(batches);
     assert_eq!(align.len(), checks.len() * every, "{} align epochs, {} checks", align.len(), checks.len());
 }
+
+/// With keepBest the DGG phase ends DGG_PATIENCE epochs after its best one (here the start, which
+/// a fast learning rate drifts away from), and none of the epochs it ran after the kept one scored
+/// higher; without keepBest it runs every epoch.
+#[test]
+fn the_dgg_phase_stops_once_patience_epochs_have_not_beaten_the_best() {
+    use dgg_core::train::DGG_PATIENCE;
+    let (x, _) = common::blobs(50, 12, 3);
+    let base = small(GraphSource::Euclidean);
+    let cfg = Config { epochs: Epochs { dgg: 40, ..base.epochs }, lr: LearningRates { dgg: 5e-3, ..base.lr }, ..base };
+    let modularity = |out: &dgg_core::FitOutput| -> Vec<f64> {
+        out.history.iter().filter(|h| h.phase == "dgg").map(|h| h.losses.iter().find(|l| l.0 == "modularity").expect("modularity recorded").1).collect()
+    };
+    let out = fit(&x, 150, 12, &cfg, None, &Control::none()).unwrap();
+    let q = modularity(&out);
+    let kept: usize = out
+        .warnings
+        .iter()
+        .find_map(|w| w.strip_prefix("the DGG phase kept epoch ").and_then(|r| r.split(' ').next()).and_then(|v| v.parse().ok()))
+        .unwrap_or(q.len());
+    assert!(q.len() < 40, "ran all 40 epochs: {q:?}; warnings {:?}", out.warnings);
+    assert_eq!(q.len(), kept + DGG_PATIENCE, "kept epoch {kept}, ran {}: {q:?}", q.len());
+    if kept > 0 {
+        assert!(q[kept..].iter().all(|&v| v <= q[kept - 1]), "an epoch after the kept one ({kept}) scored higher: {q:?}");
+    }
+    assert!(out.warnings.iter().any(|w| w.contains(&format!("stopping after {} of 40", q.len()))), "{:?}", out.warnings);
+    let all = fit(&x, 150, 12, &Config { keep_best: false, ..cfg }, None, &Control::none()).unwrap();
+    assert_eq!(modularity(&all).len(), 40);
+}
