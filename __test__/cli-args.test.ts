@@ -4,6 +4,8 @@ import * as path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { type CliIO, exitCodeFor, helpText, main, parseCli } from '../ts/cli';
 import { DggError, fromNative, rethrowNative } from '../ts/errors';
+import { FLAGS, optionDefault, parseArgsOptions, placeholder } from '../ts/flags';
+import { fitOptionsSchema } from '../ts/options';
 import { formatProgress, ProgressBar, type ProgressEvent } from '../ts/progress';
 
 function usageError(argv: string[]): string {
@@ -69,6 +71,11 @@ describe('parseCli: fit', () => {
     });
   });
 
+  it('should parse --keep-best true|false', () => {
+    expect(parseCli(['fit', '--keep-best', 'false'])).toEqual({ kind: 'fit', options: { keepBest: false }, header: 'auto', json: false, quiet: false });
+    expect(parseCli(['fit', '--keep-best=true'])).toMatchObject({ options: { keepBest: true } });
+  });
+
   it('should accept short and = forms', () => {
     expect(parseCli(['fit', 'd.csv', '-k', '3', '-o', 'o.csv', '-q', '--seed=0'])).toMatchObject({
       options: { nClusters: 3, seed: 0 },
@@ -95,6 +102,7 @@ describe('parseCli: fit', () => {
     [['--graph', 'knn'], "--graph: must be one of 'siamese', 'euclidean', 'latent', 'auto', 'none', got 'knn'"],
     [['--epochs=-1'], '--epochs: must be an integer >= 0, got -1'],
     [['--seed', '4294967296'], '--seed: must be an integer in 0..4294967295, got 4294967296'],
+    [['--keep-best', 'yes'], "--keep-best: must be true or false, got 'yes'"],
   ])('should reject bad values %j', (flags, message) => {
     expect(usageError(['fit', 'd.csv', ...flags])).toBe(message);
   });
@@ -113,6 +121,64 @@ describe('parseCli: fit', () => {
     expect(usageError(['fit', 'a.csv', 'b.csv'])).toMatch(/unexpected argument 'b\.csv'/);
     expect(usageError(['fit', '--label-column', 'last'])).toMatch(/need an INPUT file/);
     expect(usageError(['fit', 'a.csv', '--labels', 'y.txt', '--label-column', '0'])).toMatch(/either --labels or --label-column/);
+  });
+});
+
+describe('flag table', () => {
+  const subcommands = ['fit', 'predict', 'evaluate', 'info'] as const;
+  const oneLine = (s: string) => s.replace(/\s+/g, ' ');
+
+  it.each(subcommands)('should give every %s flag a parser option and a help line, and no others', (cmd) => {
+    const options = parseArgsOptions(cmd);
+    const help = helpText(cmd);
+    for (const f of FLAGS[cmd]) {
+      expect(options[f.name], f.name).toEqual({ type: f.kind === 'switch' ? 'boolean' : 'string', ...(f.short ? { short: f.short } : {}) });
+      const value = placeholder(f);
+      expect(help).toContain(`\n  ${f.short ? `-${f.short}, ` : '    '}--${f.name}${value ? ` ${value}` : ''}`);
+      expect(oneLine(help)).toContain(f.help);
+    }
+    expect(Object.keys(options)).toHaveLength(FLAGS[cmd].length);
+    const helpFlags = [...help.matchAll(/^ {2}(?:-\w, | {4})--([\w-]+)/gm)].map((m) => m[1]);
+    expect(helpFlags).toEqual(FLAGS[cmd].map((f) => f.name));
+  });
+
+  it('should set only options that exist, and show their defaults', () => {
+    for (const cmd of subcommands) {
+      for (const f of FLAGS[cmd]) {
+        if (f.option === undefined) continue;
+        const def = optionDefault(f.option);
+        if (f.option === 'nClusters') {
+          expect(def).toBeUndefined(); // the one required option
+        } else {
+          expect(def, `${f.name}: option '${f.option}' is not in DEFAULTS`).toBeDefined();
+          expect(oneLine(helpText(cmd))).toContain(`(default ${String(def)}`);
+        }
+        expect(Object.keys(fitOptionsSchema.shape)).toContain(f.option.split('.')[0]);
+      }
+    }
+    expect(optionDefault('epochs.nope')).toBeUndefined();
+    expect(optionDefault('nope')).toBeUndefined();
+    expect(optionDefault('toString')).toBeUndefined();
+  });
+
+  it('should accept every value that the help shows for an enum or boolean flag', () => {
+    for (const f of FLAGS.fit.filter((r) => r.kind === 'enum' || r.kind === 'boolean')) {
+      for (const value of placeholder(f).split('|')) {
+        expect(parseCli(['fit', `--${f.name}`, value])).toMatchObject({ options: { [f.option!]: f.kind === 'boolean' ? value === 'true' : value } });
+      }
+    }
+  });
+
+  it('should keep the help in aligned columns', () => {
+    const help = helpText('fit');
+    expect(help).toContain('\nOptions:\n  -k, --k N                  number of clusters');
+    expect(help).toContain('\n      --device auto|cpu|cuda compute device (default auto)\n');
+    expect(help).toContain(
+      '\n      --graph siamese|euclidean|latent|auto|none\n' +
+        '                             neighbour graph (default auto: latent from 20,000 rows,\n' +
+        '                             euclidean below)\n',
+    );
+    expect(help.endsWith('  -h, --help                 show this help\n')).toBe(true);
   });
 });
 

@@ -14,7 +14,8 @@ import { parseArgs } from 'node:util';
 import type { Matrix } from './data';
 import { DggError, fromNative } from './errors';
 import { bundledDigitsPath, readDataFile, readLabelsFile, writeLabels, writeMatrix } from './io';
-import { checkOption, type FitOptions, parseOptions, suggest } from './options';
+import { FLAGS, flagHelp, optionsFromFlags, parseArgsOptions } from './flags';
+import { type FitOptions, parseOptions, suggest } from './options';
 import { formatProgress, ProgressBar, type ProgressEvent } from './progress';
 import type { DGG as DGGClass, evaluate as evaluateFn, info as infoFn } from './index';
 
@@ -39,7 +40,7 @@ export interface FitCommand extends InputFlags {
   kind: 'fit';
   /** The data file; `undefined` means the bundled digits (with their labels, k = 10). */
   input?: string;
-  /** Options set by flags (`--k`, `--device`, `--graph`, `--epochs`, `--seed`); they override `--config`. */
+  /** Options set by the option flags (`--k`, `--graph`, …: the rows of {@link FLAGS} with an option); they override `--config`. */
   options: Partial<FitOptions>;
   /** `--labels`: a file of true labels, for ACC/NMI/ARI. */
   labels?: string;
@@ -105,6 +106,7 @@ export type Command = FitCommand | PredictCommand | EvaluateCommand | InfoComman
 // ---------------------------------------------------------------------------------------------
 // Help
 
+// The top-level help, and the text above each subcommand's options (which come from FLAGS).
 const HELP: Record<Subcommand | 'top', string> = {
   top: `dgg-native: deep clustering with DGG (Gaussian-mixture VAE with graph embedding)
 
@@ -128,108 +130,30 @@ Set DGG_DEBUG=1 to see stack traces.
   fit: `Usage: dgg-native fit [INPUT] [options]
 
 Clusters INPUT (default: the bundled digits, 1797 x 64, with labels, k = 10).
-
-Options:
-  -k, --k N                  number of clusters (required with INPUT unless --config sets it)
-      --labels FILE          true labels, one per line (for ACC/NMI/ARI)
-      --label-column COL     label column in INPUT: 0-based index, name, or 'last'
-      --no-header            INPUT has no header row (default: detected)
-  -o, --out FILE             write cluster labels (.csv, .txt, .json, .npy)
-      --embedding FILE       write the latent embedding (.csv, .tsv, .json, .npy)
-      --proba FILE           write cluster probabilities
-      --model FILE           save the fitted model
-      --device auto|cpu|cuda compute device (default auto)
-      --graph siamese|euclidean|latent|auto|none
-                             neighbour graph (default auto: latent from 20,000 rows,
-                             euclidean below)
-      --epochs N             epochs of the main DGG phase
-      --seed N               random seed
-      --config FILE          JSON file of options (flags override it)
-      --checkpoint DIR       save each training stage in DIR; rerunning the same command
-                             resumes after the last saved stage
-      --json                 print one JSON object on stdout
-  -q, --quiet                no progress output
-  -h, --help                 show this help
 `,
   predict: `Usage: dgg-native predict --model FILE INPUT [options]
 
 Assigns each row of INPUT to a cluster with a saved model. Without --out, labels are printed one
 per line on stdout.
-
-Options:
-      --model FILE           the saved model (required)
-  -o, --out FILE             write labels (.csv, .txt, .json, .npy)
-      --proba FILE           write cluster probabilities
-      --labels FILE          true labels (for ACC/NMI/ARI)
-      --label-column COL     label column in INPUT: 0-based index, name, or 'last'
-      --no-header            INPUT has no header row (default: detected)
-      --json                 print one JSON object on stdout
-  -h, --help                 show this help
 `,
   evaluate: `Usage: dgg-native evaluate --pred FILE --truth FILE [--json]
 
 Prints clustering accuracy (ACC, best one-to-one matching), normalised mutual information (NMI)
 and adjusted Rand index (ARI) of predicted labels against true labels.
-
-Options:
-      --pred FILE            predicted labels (required)
-      --truth FILE           true labels (required)
-      --json                 print one JSON object on stdout
-  -h, --help                 show this help
 `,
   info: `Usage: dgg-native info [--json]
 
 Prints the version, the build features and the compute devices found.
-
-Options:
-      --json                 print the information as JSON
-  -h, --help                 show this help
 `,
 };
 
 /** The help text of a subcommand, or the top-level help. */
 export function helpText(topic?: Subcommand): string {
-  return HELP[topic ?? 'top'];
+  return topic ? `${HELP[topic]}\nOptions:\n${flagHelp(topic)}` : HELP.top;
 }
 
 // ---------------------------------------------------------------------------------------------
 // Parsing
-
-type OptionSpec = { type: 'string' | 'boolean'; short?: string };
-
-const INPUT_FLAGS: Record<string, OptionSpec> = {
-  'label-column': { type: 'string' },
-  'no-header': { type: 'boolean' },
-  labels: { type: 'string' },
-};
-
-const FLAGS: Record<Subcommand, Record<string, OptionSpec>> = {
-  fit: {
-    ...INPUT_FLAGS,
-    k: { type: 'string', short: 'k' },
-    out: { type: 'string', short: 'o' },
-    embedding: { type: 'string' },
-    proba: { type: 'string' },
-    model: { type: 'string' },
-    device: { type: 'string' },
-    graph: { type: 'string' },
-    epochs: { type: 'string' },
-    seed: { type: 'string' },
-    config: { type: 'string' },
-    checkpoint: { type: 'string' },
-    json: { type: 'boolean' },
-    quiet: { type: 'boolean', short: 'q' },
-  },
-  predict: {
-    ...INPUT_FLAGS,
-    model: { type: 'string' },
-    out: { type: 'string', short: 'o' },
-    proba: { type: 'string' },
-    json: { type: 'boolean' },
-  },
-  evaluate: { pred: { type: 'string' }, truth: { type: 'string' }, json: { type: 'boolean' } },
-  info: { json: { type: 'boolean' } },
-};
 
 function usage(message: string): DggError {
   return new DggError('INVALID_OPTION', message);
@@ -244,7 +168,7 @@ function argsError(e: unknown, cmd: Subcommand): DggError {
   const see = `see 'dgg-native ${cmd} --help'`;
   switch (err.code) {
     case 'ERR_PARSE_ARGS_UNKNOWN_OPTION': {
-      const hint = name ? suggest(name.replace(/^-+/, ''), Object.keys(FLAGS[cmd])) : undefined;
+      const hint = name ? suggest(name.replace(/^-+/, ''), FLAGS[cmd].map((f) => f.name)) : undefined;
       return usage(`${cmd}: unknown option '${name ?? msg}'${hint ? ` (did you mean '--${hint}'?)` : ''}; ${see}`);
     }
     case 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE':
@@ -259,16 +183,6 @@ function argsError(e: unknown, cmd: Subcommand): DggError {
     default:
       return usage(`${cmd}: ${msg}`);
   }
-}
-
-function intFlag(flag: string, value: string): number {
-  if (!/^[+-]?\d+$/.test(value.trim())) throw usage(`--${flag}: must be an integer, got '${value}'`);
-  return Number(value);
-}
-
-function checked<K extends Parameters<typeof checkOption>[0]>(flag: string, key: K, value: unknown): void {
-  const problem = checkOption(key, value);
-  if (problem) throw usage(`--${flag}: ${problem}`);
 }
 
 function labelColumnFlag(value: string | undefined): number | string | undefined {
@@ -315,11 +229,12 @@ export function parseCli(argv: string[]): Command {
 
   let parsed: { values: Record<string, string | boolean | undefined>; positionals: string[] };
   try {
-    parsed = parseArgs({ args: rest, options: FLAGS[cmd], allowPositionals: true, strict: true });
+    parsed = parseArgs({ args: rest, options: parseArgsOptions(cmd), allowPositionals: true, strict: true });
   } catch (e) {
     throw argsError(e, cmd);
   }
   const { values: v, positionals } = parsed;
+  if (v.help) return { kind: 'help', topic: cmd }; // in a group of short flags (`-qh`)
   const maxPositionals = cmd === 'fit' || cmd === 'predict' ? 1 : 0;
   if (positionals.length > maxPositionals) {
     throw usage(`${cmd}: unexpected argument '${positionals[maxPositionals]}'; see 'dgg-native ${cmd} --help'`);
@@ -365,28 +280,7 @@ function unknownCommand(name: string): DggError {
 }
 
 function parseFit(v: Record<string, string | boolean | undefined>, input: string | undefined): FitCommand {
-  const options: Partial<FitOptions> = {};
-  if (typeof v.k === 'string') {
-    options.nClusters = intFlag('k', v.k);
-    checked('k', 'nClusters', options.nClusters);
-  }
-  if (typeof v.device === 'string') {
-    checked('device', 'device', v.device);
-    options.device = v.device as FitOptions['device'];
-  }
-  if (typeof v.graph === 'string') {
-    checked('graph', 'graph', v.graph);
-    options.graph = v.graph as FitOptions['graph'];
-  }
-  if (typeof v.epochs === 'string') {
-    const dgg = intFlag('epochs', v.epochs);
-    checked('epochs', 'epochs', { dgg });
-    options.epochs = { dgg };
-  }
-  if (typeof v.seed === 'string') {
-    options.seed = intFlag('seed', v.seed);
-    checked('seed', 'seed', options.seed);
-  }
+  const options = optionsFromFlags('fit', v);
   const flags = inputFlags(v);
   if (input === undefined && (flags.labelColumn !== undefined || flags.header === false)) {
     throw usage(`fit: --label-column and --no-header need an INPUT file (the bundled digits need neither)`);
