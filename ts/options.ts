@@ -153,8 +153,9 @@ export const fitOptionsSchema = z.strictObject(
     learningRates: learningRatesSchema.prefault({}),
     /**
      * End the DGG phase at the epoch whose partition follows the graph best (modularity, read from
-     * no labels; the start counts as epoch 0), instead of at its last epoch. Epochs that empty a
-     * cluster are never kept. `result.warnings` says when an earlier epoch was kept.
+     * no labels; the start counts as epoch 0), instead of at its last epoch, and stop the phase
+     * once 5 epochs in a row have neither beaten that best nor raised the phase's own best by 0.001. Epochs that empty a cluster are never
+     * kept. `result.warnings` says when an earlier epoch was kept.
      */
     keepBest: z.boolean(must('true or false')).default(DEFAULTS.keepBest),
     /** Weight decay of every optimiser. */

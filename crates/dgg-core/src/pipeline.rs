@@ -202,7 +202,7 @@ pub fn fit_resumable(data: &[f32], n: usize, d: usize, cfg: &Config, graph: Opti
         let (kept, ran) = train_dgg(&nets, likelihood, &data, &mut gamma, &dgg_phase, cfg.keep_best, &mut rng, ctl, &mut history)?;
         if cfg.keep_best && kept < e.dgg {
             let stopped =
-                if ran < e.dgg { format!(", stopping after {ran} of {} when {DGG_PATIENCE} epochs in a row did not beat it", e.dgg) } else { String::new() };
+                if ran < e.dgg { format!(", stopping after {ran} of {} when {DGG_PATIENCE} epochs in a row made no progress", e.dgg) } else { String::new() };
             warnings.push(format!("the DGG phase kept epoch {kept} of {}: its partition followed the graph best (modularity){stopped}", e.dgg));
         }
         save("trained", &rng, &history)?;

@@ -164,8 +164,8 @@ pub struct DggData<'a> {
 /// `modularity`). With `keep_best`, the networks end at the best-scoring epoch, the start included:
 /// on small data DGG can drift from a good start, and this keeps it from ending worse than it began
 /// by its own measure. Epochs that leave fewer clusters in use than the start are never kept.
-/// With `keep_best` the phase also ends once [`DGG_PATIENCE`] epochs in a row have not raised the
-/// best score. Returns the epoch kept (0: the start) and the epochs run.
+/// With `keep_best` the phase also ends once [`DGG_PATIENCE`] epochs in a row have made no
+/// progress. Returns the epoch kept (0: the start) and the epochs run.
 #[allow(clippy::too_many_arguments)] // one argument per piece of a training phase
 pub fn train_dgg(
     nets: &Networks,
@@ -193,6 +193,8 @@ pub fn train_dgg(
     let best_cell = std::cell::RefCell::new((start.0, 0usize, keep_best.then(|| nets.snapshot()).transpose()?));
     let table = std::cell::RefCell::new(std::mem::take(gamma));
     let ran = std::cell::RefCell::new(0usize);
+    // (the phase's best score so far, the epoch it last made progress).
+    let progress = std::cell::RefCell::new((f64::NEG_INFINITY, 0usize));
     run_phase_with(
         phase,
         n,
@@ -223,8 +225,14 @@ pub fn train_dgg(
                     b.2 = Some(nets.snapshot()?);
                 }
             }
+            // Progress: a new best, or a rise of the phase's own score (after its first epochs DGG
+            // often climbs back towards a start it dropped from; that climb is left to run).
+            let mut p = progress.borrow_mut();
+            if b.1 == epoch || q > p.0 + DGG_MIN_RISE {
+                *p = (q.max(p.0), epoch);
+            }
             *ran.borrow_mut() = epoch;
-            Ok(EpochEnd { values: vec![("modularity", q)], done: keep_best && epoch - b.1 >= DGG_PATIENCE })
+            Ok(EpochEnd { values: vec![("modularity", q)], done: keep_best && epoch - p.1 >= DGG_PATIENCE })
         },
     )?;
     *gamma = table.into_inner();
@@ -239,7 +247,10 @@ pub fn train_dgg(
     Ok((if keep_best { kept } else { ran }, ran))
 }
 
-/// With `keep_best`, the DGG phase stops once this many epochs in a row have not raised the best
-/// modularity (see benches/research/defaults.md, 'When the DGG phase stops'); the epochs after the
-/// best are thrown away by `keep_best` anyway.
+/// With `keep_best`, the DGG phase stops once this many epochs in a row have neither beaten the
+/// best modularity (the start included) nor raised the phase's own best by [`DGG_MIN_RISE`] (see
+/// benches/research/defaults.md, 'When the DGG phase stops'). Epochs after the best are thrown
+/// away by `keep_best` anyway; a climb is left to run, since it may still pass the start.
 pub const DGG_PATIENCE: usize = 5;
+/// See [`DGG_PATIENCE`].
+pub const DGG_MIN_RISE: f64 = 1e-3;
