@@ -12,7 +12,11 @@
 //! build is reused as it is, so start a fresh folder after upgrading.
 //!
 //! Files, all written atomically: `<stage>-<fingerprint>.safetensors` (every parameter; metadata:
-//! fingerprint, RNG position, loss history) and `graph-<fingerprint>.dgggraph`.
+//! fingerprint, RNG position, loss history, checksum) and `graph-<fingerprint>.dgggraph`.
+//!
+//! One fit at a time uses a folder: [`Checkpoints::open`] takes an exclusive lock on `.lock` in it
+//! (an OS file lock, released when the fit ends or its process dies), and a second fit, in this
+//! process or another, gets a clear error instead of both rewriting the same stage files.
 
 use crate::config::Config;
 use crate::error::{DggError, Result};
@@ -20,8 +24,10 @@ use crate::model::{json, load_parameters, parameters_to_bytes, read_metadata, wr
 use crate::nn::Networks;
 use crate::train::EpochRecord;
 use dgg_graph::Graph;
+use fs2::FileExt;
 use rand_chacha::ChaCha8Rng;
 use std::collections::HashMap;
+use std::fs::File;
 use std::path::{Path, PathBuf};
 
 /// The stages in pipeline order, each with the options (JSON pointers into [`Config`]) it is the
@@ -60,6 +66,73 @@ pub struct Checkpoints {
     dir: PathBuf,
     /// Stage name -> fingerprint of everything that stage's result depends on.
     fingerprints: HashMap<&'static str, String>,
+    /// The folder's lock, held while this value lives.
+    _lock: FolderLock,
+}
+
+/// The name of the lock file in a checkpoint folder.
+pub const LOCK_FILE: &str = ".lock";
+
+/// An exclusive lock on a checkpoint folder: `.lock` in it, locked with the OS's file lock (flock,
+/// LockFileEx), which the OS releases if the process dies. The file is removed on drop so a
+/// finished fit leaves only its stage files behind.
+struct FolderLock {
+    path: PathBuf,
+    file: Option<File>,
+}
+
+impl FolderLock {
+    fn acquire(dir: &Path) -> Result<FolderLock> {
+        let path = dir.join(LOCK_FILE);
+        let io = |e: std::io::Error| DggError::Io { path: path.display().to_string(), reason: e.to_string() };
+        loop {
+            let file = std::fs::OpenOptions::new().read(true).write(true).create(true).truncate(false).open(&path).map_err(io)?;
+            match file.try_lock_exclusive() {
+                Ok(()) => {}
+                Err(e) if e.raw_os_error() == fs2::lock_contended_error().raw_os_error() => {
+                    return Err(DggError::Io {
+                        path: dir.display().to_string(),
+                        reason: "the checkpoint folder is in use by another fit (in this or another process); wait for it to end or use another folder".into(),
+                    });
+                }
+                // A file system without locks (some network mounts): go on unlocked, as before
+                // locks existed.
+                Err(_) => return Ok(FolderLock { path, file: Some(file) }),
+            }
+            // The holder before us may have removed the file after we opened it: our lock is then
+            // on a file nobody else will see, so start again with the one at the path.
+            if same_file(&file, &path) {
+                return Ok(FolderLock { path, file: Some(file) });
+            }
+        }
+    }
+}
+
+/// Whether the open `file` is the one now at `path`.
+fn same_file(file: &File, path: &Path) -> bool {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        match (file.metadata(), std::fs::metadata(path)) {
+            (Ok(a), Ok(b)) => a.dev() == b.dev() && a.ino() == b.ino(),
+            _ => false,
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        // No stable file identity in std here: the check is skipped, leaving only the moment when
+        // one fit ends exactly as another starts.
+        let _ = (file, path);
+        true
+    }
+}
+
+impl Drop for FolderLock {
+    fn drop(&mut self) {
+        // Remove while still holding the lock, then release it by closing the file.
+        let _ = std::fs::remove_file(&self.path);
+        drop(self.file.take());
+    }
 }
 
 /// FNV-1a over 64-bit words: cheap enough for 200 MB of data, and any change of a value, of the
@@ -129,11 +202,13 @@ struct RngState {
 
 impl Checkpoints {
     /// Opens (creating it if needed) a checkpoint folder for this data, these options and `graph`
-    /// (the caller's graph, if any).
+    /// (the caller's graph, if any). Opening a folder that another `Checkpoints` (of this or another
+    /// process) holds open is an `IO_ERROR`.
     pub fn open(dir: &Path, data: &[f32], n: usize, d: usize, cfg: &Config, graph: Option<&Graph>) -> Result<Checkpoints> {
         std::fs::create_dir_all(dir).map_err(|e| DggError::Io { path: dir.display().to_string(), reason: e.to_string() })?;
+        let lock = FolderLock::acquire(dir)?;
         let fingerprints = stage_fingerprints(data, n, d, cfg, graph).into_iter().collect();
-        Ok(Checkpoints { dir: dir.to_path_buf(), fingerprints })
+        Ok(Checkpoints { dir: dir.to_path_buf(), fingerprints, _lock: lock })
     }
 
     fn fingerprint(&self, stage: &str) -> &str {

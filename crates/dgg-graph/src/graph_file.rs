@@ -13,11 +13,18 @@
 //! | 8 | FNV-1a 64 checksum of every byte before it |
 //!
 //! Loading re-validates the graph as [`Graph::from_parts`] does.
+//!
+//! [`write_atomic`] and [`read_regular`] are the one place where dgg-native writes and reads its
+//! files (graphs here; models and checkpoints in dgg-core call them too).
 
 use crate::error::{GraphError, Result};
 use crate::weights::Graph;
+use std::collections::BTreeMap;
+use std::fs::File;
 use std::io::Write;
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 const MAGIC: &[u8; 8] = b"DGGGRAPH";
 /// The only version this code reads and writes.
@@ -62,39 +69,17 @@ impl Graph {
         parse(bytes, "<bytes>")
     }
 
-    /// Writes the graph to `path` atomically: a temporary file in the same directory is written,
-    /// flushed to disk, then renamed over `path`, so readers never see a partial file.
+    /// Writes the graph to `path` with [`write_atomic`]: readers never see a partial file, and a
+    /// target that is not a regular file (a FIFO, a device) is refused.
     pub fn save(&self, path: impl AsRef<Path>) -> Result<()> {
         let path = path.as_ref();
-        let io = |source| GraphError::Io { path: path.to_path_buf(), source };
-        let name = path.file_name().ok_or_else(|| GraphError::invalid("path", path.display(), "has no file name"))?;
-        let dir = match path.parent() {
-            Some(p) if !p.as_os_str().is_empty() => p,
-            _ => Path::new("."),
-        };
-        let tmp = dir.join(format!(".{}.tmp-{}", name.to_string_lossy(), std::process::id()));
-        let write = || -> std::io::Result<()> {
-            let mut f = std::fs::File::create(&tmp)?;
-            f.write_all(&self.to_bytes())?;
-            f.sync_all()?;
-            drop(f);
-            std::fs::rename(&tmp, path)?;
-            // Persist the rename itself; not possible (nor needed) on every platform.
-            if let Ok(d) = std::fs::File::open(dir) {
-                let _ = d.sync_all();
-            }
-            Ok(())
-        };
-        write().map_err(|e| {
-            let _ = std::fs::remove_file(&tmp);
-            io(e)
-        })
+        write_atomic(path, |f| f.write_all(&self.to_bytes())).map_err(|source| GraphError::Io { path: path.to_path_buf(), source })
     }
 
     /// Reads a graph written by [`Graph::save`].
     pub fn load(path: impl AsRef<Path>) -> Result<Graph> {
         let path = path.as_ref();
-        let bytes = std::fs::read(path).map_err(|source| GraphError::Io { path: path.to_path_buf(), source })?;
+        let bytes = read_regular(path).map_err(|source| GraphError::Io { path: path.to_path_buf(), source })?;
         parse(&bytes, &path.display().to_string())
     }
 }
@@ -134,4 +119,135 @@ fn parse(b: &[u8], path: &str) -> Result<Graph> {
     let indices = ids.chunks_exact(4).map(|c| u32::from_le_bytes(c.try_into().unwrap())).collect();
     let weights = ws.chunks_exact(4).map(|c| f32::from_le_bytes(c.try_into().unwrap())).collect();
     Graph::from_parts(n as usize, k as usize, indices, weights)
+}
+
+/// Random characters in a temporary file's name, `.<name>.XXXXXXXX.tmp`.
+const TEMP_RANDOM: usize = 8;
+/// A temporary file of a target untouched for this long was left by a killed process (a save
+/// writes continuously and renames as soon as it is flushed): the next save to the target removes it.
+const STALE_TEMP: Duration = Duration::from_secs(3600);
+
+/// One lock per target path (canonical folder + file name), so saves to one file from this process
+/// run one at a time. Entries are dropped when no save of that path is running or waiting.
+static SAVING: Mutex<BTreeMap<PathBuf, Arc<Mutex<()>>>> = Mutex::new(BTreeMap::new());
+
+/// Writes a file atomically and safely. This is the one writer behind every file dgg-native saves
+/// (graphs, models, checkpoint stages):
+///
+/// - a target that exists and is not a regular file (a directory, FIFO, socket or device; symlinks
+///   are followed for this check, as `fs.stat` in ts/io.ts does) is refused with an error that says
+///   what it is;
+/// - `write` fills a new temporary file beside the target, `.<name>.XXXXXXXX.tmp`, created
+///   exclusively under a random name (so nothing planted at a predictable name is ever followed or
+///   overwritten), which is flushed to disk and renamed over the target. A symlink at the target is
+///   itself replaced by the new file, and the file it pointed to is left untouched. On any failure
+///   the temporary file is removed and the target keeps its old content;
+/// - saves to the same path from this process run one after another, so concurrent saves never
+///   interleave: each that reports success wrote a whole file, and the last one wins;
+/// - temporary files of the same target left by a killed process (untouched for an hour) are
+///   removed.
+pub fn write_atomic(path: &Path, write: impl FnOnce(&mut File) -> std::io::Result<()>) -> std::io::Result<()> {
+    let name = path.file_name().ok_or_else(|| std::io::Error::new(std::io::ErrorKind::InvalidInput, "not a file path (no file name)"))?;
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    let key = dir.canonicalize()?.join(name);
+    let lock = SAVING.lock().unwrap_or_else(|e| e.into_inner()).entry(key.clone()).or_default().clone();
+    let result = {
+        let _one_at_a_time = lock.lock().unwrap_or_else(|e| e.into_inner());
+        write_now(path, dir, name, write)
+    };
+    let mut saving = SAVING.lock().unwrap_or_else(|e| e.into_inner());
+    // The map's reference and ours: nobody else is saving to this path or waiting to.
+    if Arc::strong_count(&lock) == 2 {
+        saving.remove(&key);
+    }
+    result
+}
+
+fn write_now(path: &Path, dir: &Path, name: &std::ffi::OsStr, write: impl FnOnce(&mut File) -> std::io::Result<()>) -> std::io::Result<()> {
+    match std::fs::metadata(path) {
+        Ok(m) if !m.is_file() => {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                format!("it exists and is {}, not a regular file; refusing to replace it", file_kind(&m.file_type())),
+            ))
+        }
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
+        _ => {}
+    }
+    let mut prefix = std::ffi::OsString::from(".");
+    prefix.push(name);
+    prefix.push(".");
+    remove_stale_temps(dir, &prefix);
+    let mut builder = tempfile::Builder::new();
+    builder.prefix(&prefix).suffix(".tmp").rand_bytes(TEMP_RANDOM);
+    // The permissions File::create gives (0666 less the umask), not tempfile's private 0600.
+    #[cfg(unix)]
+    builder.permissions(std::os::unix::fs::PermissionsExt::from_mode(0o666));
+    let mut tmp = builder.tempfile_in(dir)?;
+    write(tmp.as_file_mut())?;
+    tmp.as_file().sync_all()?;
+    // On failure the returned NamedTempFile is dropped, which removes the temporary file.
+    tmp.persist(path).map_err(|e| e.error)?;
+    // Persist the rename itself; not possible (nor needed) on every platform.
+    if let Ok(d) = File::open(dir) {
+        let _ = d.sync_all();
+    }
+    Ok(())
+}
+
+/// "a FIFO", "a directory", ...: what a non-regular file is, for error messages.
+fn file_kind(t: &std::fs::FileType) -> &'static str {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt;
+        if t.is_fifo() {
+            return "a FIFO";
+        }
+        if t.is_socket() {
+            return "a socket";
+        }
+        if t.is_char_device() || t.is_block_device() {
+            return "a device";
+        }
+    }
+    if t.is_dir() {
+        "a directory"
+    } else {
+        "a special file"
+    }
+}
+
+/// Removes the regular files named like a temporary file of this target (`<prefix>XXXXXXXX.tmp`,
+/// or `<prefix>tmp-<pid>` from earlier versions) that nobody has written to for [`STALE_TEMP`].
+fn remove_stale_temps(dir: &Path, prefix: &std::ffi::OsStr) {
+    let (Some(prefix), Ok(entries)) = (prefix.to_str(), std::fs::read_dir(dir)) else { return };
+    for entry in entries.flatten() {
+        let file_name = entry.file_name();
+        let Some(rest) = file_name.to_str().and_then(|n| n.strip_prefix(prefix)) else { continue };
+        let ours = (rest.len() == TEMP_RANDOM + 4 && rest.ends_with(".tmp"))
+            || rest.strip_prefix("tmp-").is_some_and(|pid| !pid.is_empty() && pid.bytes().all(|b| b.is_ascii_digit()));
+        let stale = entry
+            .metadata()
+            .ok()
+            .filter(|m| m.file_type().is_file())
+            .and_then(|m| m.modified().ok())
+            .and_then(|t| t.elapsed().ok())
+            .is_some_and(|age| age > STALE_TEMP);
+        if ours && stale {
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
+}
+
+/// Reads a whole file, refusing anything but a regular file (reading a FIFO would block forever,
+/// a device would never end).
+pub fn read_regular(path: &Path) -> std::io::Result<Vec<u8>> {
+    let m = std::fs::metadata(path)?;
+    if !m.is_file() {
+        return Err(std::io::Error::new(std::io::ErrorKind::InvalidInput, format!("it is {}, not a regular file", file_kind(&m.file_type()))));
+    }
+    std::fs::read(path)
 }
