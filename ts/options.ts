@@ -55,6 +55,11 @@ function must(what: string): { error: () => string } {
   return { error: () => `must be ${what}` };
 }
 
+/** The most clusters a fit may ask for (the engine's limit too). */
+export const MAX_CLUSTERS = 100_000;
+/** The most epochs any phase may run (the engine's limit too). */
+export const MAX_EPOCHS = 100_000;
+
 function intIn(min: number, max?: number) {
   const m = must(max === undefined ? `an integer >= ${min}` : `an integer in ${min}..${max}`);
   const s = z.int(m).min(min, m);
@@ -72,12 +77,12 @@ function oneOf<const T extends readonly [string, ...string[]]>(values: T) {
 
 const epochsSchema = z.strictObject(
   {
-    layerwise: intIn(0).default(DEFAULTS.epochs.layerwise),
-    pretrain: intIn(0).default(DEFAULTS.epochs.pretrain),
-    vae: intIn(0).default(DEFAULTS.epochs.vae),
-    siamese: intIn(0).default(DEFAULTS.epochs.siamese),
-    classifier: intIn(0).default(DEFAULTS.epochs.classifier),
-    dgg: intIn(0).default(DEFAULTS.epochs.dgg),
+    layerwise: intIn(0, MAX_EPOCHS).default(DEFAULTS.epochs.layerwise),
+    pretrain: intIn(0, MAX_EPOCHS).default(DEFAULTS.epochs.pretrain),
+    vae: intIn(0, MAX_EPOCHS).default(DEFAULTS.epochs.vae),
+    siamese: intIn(0, MAX_EPOCHS).default(DEFAULTS.epochs.siamese),
+    classifier: intIn(0, MAX_EPOCHS).default(DEFAULTS.epochs.classifier),
+    dgg: intIn(0, MAX_EPOCHS).default(DEFAULTS.epochs.dgg),
   },
   must('an object of epoch counts'),
 );
@@ -102,7 +107,7 @@ const hiddenMust = must('an array of 1..8 layer sizes');
 export const fitOptionsSchema = z.strictObject(
   {
     /** Number of clusters K (required). */
-    nClusters: intIn(2),
+    nClusters: intIn(2, MAX_CLUSTERS),
     /** Dimension M of the latent space z. */
     latentDim: intIn(1, 1024).default(DEFAULTS.latentDim),
     /** Encoder hidden layer sizes; the decoder mirrors them. */

@@ -23,6 +23,11 @@ pub enum GraphSource {
     None,
 }
 
+/// The most clusters a fit may ask for (ts/options.ts has the same limit).
+pub const MAX_CLUSTERS: usize = 100_000;
+/// The most epochs any phase may run (ts/options.ts has the same limit).
+pub const MAX_EPOCHS: usize = 100_000;
+
 /// From this many rows on, `GraphSource::Auto` builds the graph in the pretrained latent space:
 /// with enough rows the autoencoder learns a space where the classes separate better than in the
 /// data (see benches/research/defaults.md, 'The graph source by data size').
@@ -184,7 +189,18 @@ impl Config {
             }
             Ok(())
         };
-        int("nClusters", self.n_clusters, 2, 100_000)?;
+        int("nClusters", self.n_clusters, 2, MAX_CLUSTERS)?;
+        let e = &self.epochs;
+        for (field, v) in [
+            ("epochs.layerwise", e.layerwise),
+            ("epochs.pretrain", e.pretrain),
+            ("epochs.vae", e.vae),
+            ("epochs.siamese", e.siamese),
+            ("epochs.classifier", e.classifier),
+            ("epochs.dgg", e.dgg),
+        ] {
+            int(field, v, 0, MAX_EPOCHS)?;
+        }
         int("latentDim", self.latent_dim, 1, 1024)?;
         if self.hidden.is_empty() || self.hidden.len() > 8 {
             return Err(DggError::option("hidden", format!("must list 1 to 8 layer sizes, got {}", self.hidden.len())));
