@@ -54,7 +54,8 @@ for (const r of suite) {
     const pm = (mean, std) => `${f(mean, 4)}${v.runs?.length > 1 ? ` ± ${f(std, 4)}` : ''}`;
     lines.push(
       `| ${r.set} | ${r.n} x ${r.d}, ${r.k} | ${m} | ${v.runs?.length ?? '-'} | ${pm(v.acc_mean, v.acc_std)} | ${f(v.nmi_mean)} | ${f(v.ari_mean)} | ` +
-        `${f(v.seconds_mean, 1)} | ${f(v.peak_rss_mb, 0)} | ${provenance(r)} |`,
+        // A method's own provenance when it was carried over from an earlier run of the same set.
+        `${f(v.seconds_mean, 1)} | ${f(v.peak_rss_mb, 0)} | ${provenance(v.provenance ?? r)} |`,
     );
   }
 }
