@@ -49,6 +49,12 @@ describe('toMatrix', () => {
     expect(dataError(() => toMatrix(input))).toBe('data is empty');
   });
 
+  it('should refuse a shape without data with a typed error (found by npm run fuzz)', () => {
+    for (const input of [{ shape: [3, 2] }, { data: null, shape: [3, 2] }, { rows: 1, cols: 1 }, { data: 7, rows: 1, cols: 1 }]) {
+      expect(dataError(() => toMatrix(input as unknown as DataInput))).toMatch(/data must be a Float32Array/);
+    }
+  });
+
   it('should name the ragged row and its length', () => {
     const rows = [
       [1, 2, 3, 4],

@@ -87,6 +87,9 @@ function flatToFloat32(data: ArrayLike<unknown>, cols: number): Float32Array {
 function fromFlat(data: unknown, shape: [number, number]): Matrix {
   const [rows, cols] = shape;
   if (rows === 0 || cols === 0) throw invalid('data is empty');
+  if (data === null || typeof data !== 'object') {
+    throw invalid(`data must be a Float32Array, Float64Array or number[], got ${kindOf(data)}`);
+  }
   const length = (data as ArrayLike<unknown>).length;
   if (length !== rows * cols) {
     throw invalid(`data has ${length} values, but shape [${rows}, ${cols}] needs ${rows * cols}`);

@@ -124,7 +124,7 @@ fn cholesky_qr(x: &mut [f32], b: usize) -> bool {
     let scale = (0..b).map(|i| g[i * b + i]).fold(0.0, f64::max);
     for j in 0..b {
         let diag = g[j * b + j] - (0..j).map(|k| l[j * b + k] * l[j * b + k]).sum::<f64>();
-        if !(diag > 1e-13 * scale) {
+        if diag.is_nan() || diag <= 1e-13 * scale {
             return false;
         }
         let ljj = diag.sqrt();
