@@ -29,7 +29,7 @@ fn main() {
             let cfg = Config { neighbours: nn, ..cfg0.clone() };
             let t = Instant::now();
             let g = dgg_core::pipeline::build_graph(&scaled, data.n, data.d, &cfg).unwrap();
-            let row: Vec<f32> = (0..nn).map(|r| rank_weight(r)).collect();
+            let row: Vec<f32> = (0..nn).map(&rank_weight).collect();
             let total: f32 = row.iter().sum();
             let weights: Vec<f32> = (0..data.n).flat_map(|_| row.iter().map(|w| w / total)).collect();
             let g = dgg_graph::Graph::from_parts(data.n, nn, g.indices.clone(), weights).unwrap();
