@@ -95,12 +95,12 @@ describe('parseCli: fit', () => {
   });
 
   it.each([
-    [['--k', '1'], "--k: must be an integer >= 2, got 1"],
+    [['--k', '1'], "--k: must be an integer in 2..100000, got 1"],
     [['--k', 'ten'], "--k: must be an integer, got 'ten'"],
     [['--k', '2.5'], "--k: must be an integer, got '2.5'"],
     [['--device', 'gpu'], "--device: must be one of 'auto', 'cpu', 'cuda', got 'gpu'"],
     [['--graph', 'knn'], "--graph: must be one of 'siamese', 'euclidean', 'latent', 'auto', 'none', got 'knn'"],
-    [['--epochs=-1'], '--epochs: must be an integer >= 0, got -1'],
+    [['--epochs=-1'], '--epochs: must be an integer in 0..100000, got -1'],
     [['--seed', '4294967296'], '--seed: must be an integer in 0..4294967295, got 4294967296'],
     [['--keep-best', 'yes'], "--keep-best: must be true or false, got 'yes'"],
   ])('should reject bad values %j', (flags, message) => {

@@ -66,7 +66,7 @@ describe('parseOptions', () => {
   });
 
   it('should report a bad value with the option path, the rule and the value', () => {
-    expect(optionError({ nClusters: 1 }).message).toBe('nClusters: must be an integer >= 2, got 1');
+    expect(optionError({ nClusters: 1 }).message).toBe('nClusters: must be an integer in 2..100000, got 1');
   });
 
   it('should report a missing nClusters as required', () => {
@@ -143,7 +143,7 @@ describe('parseOptions', () => {
 describe('checkOption', () => {
   it('should return undefined for a valid value and the problem otherwise', () => {
     expect(checkOption('nClusters', 5)).toBeUndefined();
-    expect(checkOption('nClusters', 1)).toBe('must be an integer >= 2, got 1');
+    expect(checkOption('nClusters', 1)).toBe('must be an integer in 2..100000, got 1');
     expect(checkOption('graph', 'knn')).toMatch(/^must be one of 'siamese', 'euclidean', 'latent', 'auto', 'none'/);
   });
 });
