@@ -1,3 +1,5 @@
+import { expect } from 'vitest';
+import { DggError, type DggErrorCode } from '../ts/errors';
 import type { FitOptions } from '../ts/options';
 
 /** Three separable blobs in `d` dimensions with values in [0, 1], and their labels. */
@@ -33,3 +35,15 @@ export const SMALL: FitOptions = {
   learningRates: { dgg: 2e-4 },
   device: 'cpu',
 };
+
+/** The message of the DggError with `code` that `p` rejects with (fails the test otherwise). */
+export async function rejection(p: Promise<unknown>, code: DggErrorCode): Promise<string> {
+  try {
+    await p;
+  } catch (e) {
+    expect(e).toBeInstanceOf(DggError);
+    expect((e as DggError).code).toBe(code);
+    return (e as DggError).message;
+  }
+  throw new Error('expected a rejection');
+}

@@ -8,7 +8,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import * as zlib from 'node:zlib';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { DggError, type DggErrorCode } from '../ts/errors';
+import { rejection } from './helpers';
 import { DEFAULT_MAX_BYTES, MAX_LINE_LENGTH, readDataFile, readLabelsFile, writeFileAtomic, writeLabels } from '../ts/io';
 
 // randomBytes stays the real one unless a test asks for a known value (to plant a file at the
@@ -31,17 +31,6 @@ function file(name: string, content?: string | Uint8Array): string {
   const p = path.join(dir, name);
   if (content !== undefined) fs.writeFileSync(p, content);
   return p;
-}
-
-async function rejection(p: Promise<unknown>, code: DggErrorCode): Promise<string> {
-  try {
-    await p;
-  } catch (e) {
-    expect(e).toBeInstanceOf(DggError);
-    expect((e as DggError).code).toBe(code);
-    return (e as DggError).message;
-  }
-  throw new Error('expected a rejection');
 }
 
 /** A .npy file (format 1.0) with the given header fields and body. */

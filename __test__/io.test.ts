@@ -3,7 +3,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import * as zlib from 'node:zlib';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { DggError, type DggErrorCode } from '../ts/errors';
+import { rejection } from './helpers';
 import {
   bundledDigitsPath,
   readDataFile,
@@ -25,17 +25,6 @@ function file(name: string, content?: string | Uint8Array): string {
   const p = path.join(dir, name);
   if (content !== undefined) fs.writeFileSync(p, content);
   return p;
-}
-
-async function rejection(p: Promise<unknown>, code: DggErrorCode): Promise<string> {
-  try {
-    await p;
-  } catch (e) {
-    expect(e).toBeInstanceOf(DggError);
-    expect((e as DggError).code).toBe(code);
-    return (e as DggError).message;
-  }
-  throw new Error('expected a rejection');
 }
 
 /** A .npy file as numpy writes it (format 1.0, header padded to 64 bytes). */
