@@ -32,7 +32,10 @@ describe('the native addon choice', () => {
     expect(r.status).toBe(0);
     const info = JSON.parse(r.stdout);
     expect(info.addon).toBe('cpu');
-    expect(info.addonPath).toBe(path.join(root, 'native', 'index.js'));
+    // In a checkout the local build comes first (ts/native.ts).
+    expect(info.addonSource).toBe('local');
+    expect(path.dirname(info.addonPath)).toBe(path.join(root, 'native'));
+    expect(path.basename(info.addonPath)).toMatch(/^dgg-native\..+\.node$/);
     expect(info.device).toBe('cpu');
     expect(info.reason).toContain(`the DGG_NATIVE_ADDON addon (${missing}) did not load`);
   });
@@ -43,6 +46,7 @@ describe('the native addon choice', () => {
     const file = path.join(root, 'native', node as string);
     const info = JSON.parse(cli(['info', '--json'], { DGG_NATIVE_ADDON: file }).stdout);
     expect(info.addon).toBe('custom');
+    expect(info.addonSource).toBe('env');
     expect(info.addonPath).toBe(file);
     expect(info.reason).not.toContain('did not load');
   });

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Builds the CUDA artefacts of dgg-native on a machine without a GPU, in one go:
 #
-#   (A) native-cuda/dgg-native.linux-x64-gnu.node (+ index.js, index.d.ts): the Node addon with the
-#       `cuda` feature, a separate artefact next to the CPU addon in native/ (never replaces it).
+#   (A) native-cuda/dgg-native.linux-x64-gnu.node (+ index.d.ts): the Node addon with the
+#       `cuda` feature, a separate artefact next to the CPU addon in native/ (never replaces it),
+#       also copied into the optional package npm/linux-x64-gnu-cuda/.
 #       The SDK loads it first when that folder exists and falls back to native/ when it cannot
 #       load (no CUDA 13 libraries); `npx dgg-native info` says which loaded and why;
 #   (B) target/cuda/x86_64-unknown-linux-gnu/release/gpu_check: the standalone GPU check
@@ -137,7 +138,9 @@ if [[ "${SKIP_ADDON:-0}" != 1 ]]; then
   step_start "(A) CUDA Node addon -> native-cuda"
   mkdir -p "$ROOT/native-cuda"
   npx napi build --platform --release --manifest-path crates/dgg-node/Cargo.toml \
-    --package-json-path package.json -F cuda -o native-cuda --js index.js --dts index.d.ts
+    --package-json-path package.json -F cuda -o native-cuda --no-js --dts index.d.ts
+  # The same file is the optional package dgg-native-linux-x64-gnu-cuda (npm/linux-x64-gnu-cuda/).
+  cp -f "$ROOT/native-cuda/dgg-native.linux-x64-gnu.node" "$ROOT/npm/linux-x64-gnu-cuda/dgg-native.linux-x64-gnu-cuda.node"
   ls -l "$ROOT"/native-cuda/*.node
   step_end
 fi

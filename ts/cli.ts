@@ -615,7 +615,7 @@ async function runInfo(cmd: InfoCommand, io: CliIO): Promise<number> {
       `devices: ${i.devices.length ? i.devices.join(', ') : '(none)'}`,
       // The reason names the device first ("cpu (requested)", "cuda:0 (CUDA build, GPU found)").
       `default device: ${i.reason || i.device}`,
-      `addon: ${i.addon} (${i.addonPath})`,
+      `addon: ${i.addon}, from ${i.addonSource} (${i.addonPath}), platform ${i.platform}`,
     ].join('\n') + '\n',
   );
   return 0;

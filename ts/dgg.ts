@@ -257,11 +257,23 @@ export function evaluate(labels: ArrayLike<number>, truth: ArrayLike<number>): {
 
 /**
  * Version, build features, devices found and the device `'auto'` picks, with the reason; which
- * addon was loaded (`cuda`, `cpu` or `custom`) and from where.
+ * addon was loaded (`cuda`, `cpu` or `custom`), its file and where it came from (`package`: the
+ * per-platform npm package; `prebuilds`: this package's prebuilds/; `local`: a build in a checkout;
+ * `env`: DGG_NATIVE_ADDON), and the platform name it was chosen for.
  */
-export function info(): { version: string; features: string[]; devices: string[]; device: string; reason: string; addon: string; addonPath: string } {
+export function info(): {
+  version: string;
+  features: string[];
+  devices: string[];
+  device: string;
+  reason: string;
+  addon: string;
+  addonPath: string;
+  addonSource: string;
+  platform: string;
+} {
   const i = native.buildInfo();
   const skipped = skippedAddons();
   const reason = skipped && i.device === 'cpu' ? `${i.reason}; ${skipped}` : i.reason;
-  return { ...i, reason, addon: addonChoice.addon, addonPath: addonChoice.path };
+  return { ...i, reason, addon: addonChoice.addon, addonPath: addonChoice.path, addonSource: addonChoice.source, platform: addonChoice.platform };
 }

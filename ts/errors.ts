@@ -16,6 +16,8 @@
  * - `CANCELLED`: the work was aborted through an `AbortSignal`.
  * - `NON_FINITE`: training diverged (a loss or parameter became NaN or infinite).
  * - `DEVICE_UNAVAILABLE`: the requested device (e.g. `cuda`) cannot be used.
+ * - `UNSUPPORTED_PLATFORM`: no native binary of this package loads on this platform (the message
+ *   names the platform, the supported ones and how to build from source).
  * - `INTERNAL`: a bug or an unexpected failure.
  */
 export type DggErrorCode =
@@ -27,6 +29,7 @@ export type DggErrorCode =
   | 'CANCELLED'
   | 'NON_FINITE'
   | 'DEVICE_UNAVAILABLE'
+  | 'UNSUPPORTED_PLATFORM'
   | 'INTERNAL';
 
 /** Every {@link DggErrorCode}, in declaration order (for validation and documentation). */
@@ -39,6 +42,7 @@ export const DGG_ERROR_CODES: readonly DggErrorCode[] = Object.freeze([
   'CANCELLED',
   'NON_FINITE',
   'DEVICE_UNAVAILABLE',
+  'UNSUPPORTED_PLATFORM',
   'INTERNAL',
 ]);
 

@@ -31,7 +31,10 @@ fn open_cuda() -> std::result::Result<(Device, String), String> {
 
 #[cfg(not(feature = "cuda"))]
 fn open_cuda() -> std::result::Result<(Device, String), String> {
-    Err("this build of dgg-native has no CUDA support; install the CUDA addon".into())
+    Err("this build of dgg-native has no CUDA support; the CUDA build is the optional package \
+         dgg-native-linux-x64-gnu-cuda (linux x64; needs an NVIDIA driver for CUDA 13 and the CUDA 13 \
+         runtime libraries; see the README's GPU section)"
+        .into())
 }
 
 /// A short name for reports: "cpu" or "cuda:0".
