@@ -277,8 +277,58 @@ pub(crate) fn parameters_to_bytes(nets: &Networks, mut meta: HashMap<String, Str
     let mut named: Vec<(String, Tensor)> = data.iter().map(|(k, v)| (k.clone(), v.as_tensor().clone())).collect();
     named.sort_by(|a, b| a.0.cmp(&b.0));
     meta.insert(CHECKSUM_KEY.to_string(), checksum(&meta, &named));
-    safetensors::serialize(named.iter().map(|(k, t)| (k.as_str(), t)), Some(meta))
-        .map_err(|e| DggError::ModelFormat { path: "<memory>".into(), reason: e.to_string() })
+    let bytes = safetensors::serialize(named.iter().map(|(k, t)| (k.as_str(), t)), Some(meta))
+        .map_err(|e| DggError::ModelFormat { path: "<memory>".into(), reason: e.to_string() })?;
+    Ok(with_sorted_header(bytes))
+}
+
+/// The same safetensors bytes with the header's keys in sorted order. safetensors writes the
+/// metadata from a `HashMap`, whose order changes from one call to the next; sorted, the same
+/// model always gives the same bytes (`toBuffer` equals the saved file). The data offsets are
+/// relative to the end of the header, so the tensors' bytes stay as they are.
+fn with_sorted_header(bytes: Vec<u8>) -> Vec<u8> {
+    fn write(v: &serde_json::Value, out: &mut String) {
+        match v {
+            serde_json::Value::Object(m) => {
+                let mut keys: Vec<&String> = m.keys().collect();
+                keys.sort();
+                out.push('{');
+                for (i, k) in keys.into_iter().enumerate() {
+                    if i > 0 {
+                        out.push(',');
+                    }
+                    out.push_str(&serde_json::Value::String(k.clone()).to_string());
+                    out.push(':');
+                    write(&m[k], out);
+                }
+                out.push('}');
+            }
+            serde_json::Value::Array(a) => {
+                out.push('[');
+                for (i, x) in a.iter().enumerate() {
+                    if i > 0 {
+                        out.push(',');
+                    }
+                    write(x, out);
+                }
+                out.push(']');
+            }
+            other => out.push_str(&other.to_string()),
+        }
+    }
+    let Some(len) = bytes.get(..8).map(|b| u64::from_le_bytes(b.try_into().expect("8 bytes")) as usize) else { return bytes };
+    let Some(Ok(header)) = bytes.get(8..8 + len).map(serde_json::from_slice::<serde_json::Value>) else { return bytes };
+    let mut text = String::with_capacity(len);
+    write(&header, &mut text);
+    // safetensors pads the header with spaces to a multiple of 8 bytes; so do we.
+    while !text.len().is_multiple_of(8) {
+        text.push(' ');
+    }
+    let mut out = Vec::with_capacity(8 + text.len() + bytes.len() - 8 - len);
+    out.extend_from_slice(&(text.len() as u64).to_le_bytes());
+    out.extend_from_slice(text.as_bytes());
+    out.extend_from_slice(&bytes[8 + len..]);
+    out
 }
 
 /// A safetensors buffer, parsed but not copied: the metadata and a view of every tensor.

@@ -14,7 +14,7 @@ use crate::prior::{graph_targets, self_graph, GammaTable};
 use crate::spectral::spectral_labels;
 use crate::train::{train_dgg, DggData, EpochRecord, Phase, DGG_PATIENCE};
 use candle_core::{DType, Tensor, D};
-use dgg_graph::{knn, Control, Graph, KnnMethod, SiameseConfig};
+use dgg_graph::{knn_with_control, Control, Graph, KnnMethod, SiameseConfig};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use std::collections::HashMap;
@@ -238,7 +238,7 @@ fn make_graph(
     Ok(match cfg.graph.resolve(n, pretrained.is_some()) {
         GraphSource::None => None,
         GraphSource::Auto => unreachable!("resolved above"),
-        GraphSource::Euclidean => Some(build_graph(scaled, n, d, cfg)?),
+        GraphSource::Euclidean => Some(build_graph_with(scaled, n, d, cfg, ctl)?),
         GraphSource::Latent => {
             let (_, latent) = pretrained.ok_or_else(|| {
                 DggError::option("graph", "'latent' needs the pretrained encoder of fit(); build 'euclidean' or 'siamese' graphs on their own")
@@ -247,8 +247,8 @@ fn make_graph(
             // Each point's 2J nearest in the data, kept where they are also among its 2J nearest
             // in the latent space, filled up with its nearest in the data (see agreed_neighbours).
             let depth = (2 * cfg.neighbours).min(n - 1);
-            let raw = knn(scaled, n, d, depth, &KnnMethod::Auto)?;
-            let confirm = knn(&latent, n, cfg.latent_dim, depth, &KnnMethod::Auto)?;
+            let raw = knn_with_control(scaled, n, d, depth, &KnnMethod::Auto, ctl)?;
+            let confirm = knn_with_control(&latent, n, cfg.latent_dim, depth, &KnnMethod::Auto, ctl)?;
             let nb = dgg_graph::agreed_neighbours(&raw, &confirm, cfg.neighbours)?;
             Some(Graph::from_neighbours(&nb, graph_weighting(cfg))?)
         }
@@ -266,16 +266,16 @@ fn make_graph(
             let positives = match (cfg.siamese_positives, pretrained) {
                 (SiamesePositives::Agreed, Some((_, latent))) => {
                     let depth = AGREED_DEPTH.min(n - 1);
-                    let raw = knn(scaled, n, d, depth, &KnnMethod::Auto)?;
+                    let raw = knn_with_control(scaled, n, d, depth, &KnnMethod::Auto, ctl)?;
                     let latent = latent.flatten_all()?.to_vec1::<f32>()?;
-                    let confirm = knn(&latent, n, cfg.latent_dim, depth, &KnnMethod::Auto)?;
+                    let confirm = knn_with_control(&latent, n, cfg.latent_dim, depth, &KnnMethod::Auto, ctl)?;
                     dgg_graph::agreed_neighbours(&raw, &confirm, scfg.positives.min(depth))?
                 }
                 // Without a pretrained encoder there is no latent space to agree with.
-                _ => knn(scaled, n, d, scfg.positives, &KnnMethod::Auto)?,
+                _ => knn_with_control(scaled, n, d, scfg.positives, &KnnMethod::Auto, ctl)?,
             };
             let emb = dgg_graph::train_siamese(scaled, n, d, &positives, pretrained.map(|p| p.0), &scfg, device, ctl)?;
-            Some(build_graph(&emb, n, cfg.latent_dim, cfg)?)
+            Some(build_graph_with(&emb, n, cfg.latent_dim, cfg, ctl)?)
         }
     })
 }
@@ -332,7 +332,12 @@ fn proba_of(nets: &Networks, mu: &Tensor) -> Result<Vec<f32>> {
 
 /// The kNN graph of `points` with the configured weighting.
 pub fn build_graph(points: &[f32], n: usize, d: usize, cfg: &Config) -> Result<Graph> {
-    let nbrs = knn(points, n, d, cfg.neighbours, &KnnMethod::Auto)?;
+    build_graph_with(points, n, d, cfg, &Control::none())
+}
+
+/// [`build_graph`] with progress (phase `"knn"`) and cancellation.
+pub fn build_graph_with(points: &[f32], n: usize, d: usize, cfg: &Config, ctl: &Control) -> Result<Graph> {
+    let nbrs = knn_with_control(points, n, d, cfg.neighbours, &KnnMethod::Auto, ctl)?;
     Ok(Graph::from_neighbours(&nbrs, graph_weighting(cfg))?)
 }
 

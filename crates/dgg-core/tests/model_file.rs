@@ -110,6 +110,27 @@ fn a_saved_model_carries_a_checksum_and_an_old_file_without_one_still_loads() {
 }
 
 #[test]
+fn the_same_model_always_gives_the_same_bytes_and_they_round_trip() {
+    // safetensors writes its metadata from a HashMap, in an order that changes from call to call;
+    // the header is written sorted, so toBuffer() equals the saved file byte for byte.
+    let dir = temp_dir("bytes");
+    let m = model(4, standardize());
+    let path = dir.join("m.dgg");
+    m.save(&path).unwrap();
+    let first = m.to_bytes().unwrap();
+    for _ in 0..5 {
+        assert_eq!(m.to_bytes().unwrap(), first);
+    }
+    assert_eq!(std::fs::read(&path).unwrap(), first);
+    let header = u64::from_le_bytes(first[..8].try_into().unwrap()) as usize;
+    assert_eq!(header % 8, 0, "the data starts 8-byte aligned");
+    let back = Model::from_bytes(&first, &Device::Cpu, "buffer").unwrap();
+    assert_eq!(back.predict_proba(&rows(), 7, D).unwrap(), m.predict_proba(&rows(), 7, D).unwrap());
+    assert_eq!(back.to_bytes().unwrap(), first);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
 fn every_single_bit_flip_in_the_tensor_data_is_refused() {
     let dir = temp_dir("bitflip");
     let bytes = model(2, standardize()).to_bytes().unwrap();

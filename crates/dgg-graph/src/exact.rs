@@ -114,7 +114,7 @@ pub(crate) fn exact_search(data: &[f32], n: usize, d: usize, queries: Option<&[u
                 distances.push(dist.sqrt());
             }
         }
-        ctl.report(&Progress { phase: "knn", epoch: 0, epochs: 1, batch: b, batches, losses: &[] });
+        ctl.report(&Progress { phase: "knn", epoch: 1, epochs: 1, batch: b + 1, batches, losses: &[] });
     }
     Ok(Neighbours { n: queries.len(), k, indices, distances })
 }

@@ -164,11 +164,12 @@ pub fn hnsw_knn_with_control(data: &[f32], n: usize, d: usize, k: usize, p: &Hns
     let hnsw = Hnsw::<f32, FastL2>::new(p.max_connections, n, p.max_layers, p.ef_construction, FastL2);
     let rows: Vec<(&[f32], usize)> = data.chunks_exact(d).zip(0..n).collect();
     let chunks = n.div_ceil(CHUNK);
-    let report = |batch| ctl.report(&Progress { phase: "knn", epoch: 0, epochs: 1, batch, batches: 2 * chunks, losses: &[] });
+    // 1-based, as every other phase reports.
+    let report = |done| ctl.report(&Progress { phase: "knn", epoch: 1, epochs: 1, batch: done, batches: 2 * chunks, losses: &[] });
     for (c, part) in rows.chunks(CHUNK).enumerate() {
         ctl.check_cancel()?;
         hnsw.parallel_insert_slice(&part.to_vec());
-        report(c);
+        report(c + 1);
     }
     let adj = layer0_adjacency(&hnsw, n);
     drop(hnsw);
@@ -182,7 +183,7 @@ pub fn hnsw_knn_with_control(data: &[f32], n: usize, d: usize, k: usize, p: &Hns
         ctl.check_cancel()?;
         let found: Vec<Vec<(f32, u32)>> = part.par_iter().map_init(|| vec![u32::MAX; n], |seen, &i| beam_from_self(data, d, &adj, i, k, ef, seen)).collect();
         out.extend(found);
-        report(chunks + c);
+        report(chunks + c + 1);
     }
     let mut indices = Vec::with_capacity(n * k);
     let mut distances = Vec::with_capacity(n * k);
