@@ -1,8 +1,9 @@
-//! `fit`: training on the thread pool, progress events to a JS callback, cancellation by token.
+//! `fit`: training on a thread of its own in the compute pool (`job::spawn`), progress events to a
+//! JS callback, cancellation by token.
 
 use crate::error::to_napi;
 use crate::graph::NativeGraph;
-use crate::job::Job;
+use crate::job::spawn;
 use crate::model::NativeModel;
 use crate::options::NativeOptions;
 use indexmap::IndexMap;
@@ -87,7 +88,8 @@ pub struct NativeFitResult {
 /// not keep the process alive on its own.
 #[napi(ts_return_type = "Promise<NativeFitResult>")]
 #[allow(clippy::too_many_arguments)] // each is one positional argument of the JS function
-pub fn fit(
+pub fn fit<'env>(
+    env: &'env Env,
     data: Float32Array,
     rows: u32,
     cols: u32,
@@ -96,24 +98,12 @@ pub fn fit(
     on_progress: Option<ThreadsafeFunction<NativeProgress, (), NativeProgress, Status, false, true>>,
     cancel: Option<&CancelToken>,
     checkpoint_dir: Option<String>,
-) -> Result<AsyncTask<Job<NativeFitResult>>> {
+) -> Result<Object<'env>> {
     let cfg = options.to_config()?;
     let graph = graph.map(|g| g.to_graph()).transpose()?;
     let flag = cancel.map(|c| c.flag.clone()).unwrap_or_default();
-    Ok(AsyncTask::new(Job::new(move || {
-        let report = |p: &dgg_graph::Progress| {
-            if let Some(cb) = &on_progress {
-                let event = NativeProgress {
-                    phase: p.phase.to_string(),
-                    epoch: p.epoch as u32,
-                    epochs: p.epochs as u32,
-                    batch: p.batch as u32,
-                    batches: p.batches as u32,
-                    losses: p.losses.iter().map(|(k, v)| (k.to_string(), *v)).collect(),
-                };
-                cb.call(event, ThreadsafeFunctionCallMode::NonBlocking);
-            }
-        };
+    spawn(env, options.threads, move || {
+        let report = reporter(on_progress);
         let ctl = dgg_graph::Control { progress: Some(&report), cancel: Some(&flag) };
         let dir = checkpoint_dir.as_deref().map(std::path::Path::new);
         let out = dgg_core::fit_resumable(&data, rows as usize, cols as usize, &cfg, graph, &ctl, dir).map_err(to_napi)?;
@@ -133,5 +123,25 @@ pub fn fit(
             warnings: out.warnings,
             model: NativeModel::new(out.model),
         })
-    })))
+    })
+}
+
+/// A JS progress callback (spelled out in `#[napi]` signatures, whose typings cannot name an alias).
+pub type ProgressCallback = ThreadsafeFunction<NativeProgress, (), NativeProgress, Status, false, true>;
+
+/// The engine's progress reports passed on to `callback` (without blocking the engine).
+pub fn reporter(callback: Option<ProgressCallback>) -> impl Fn(&dgg_graph::Progress) + Sync {
+    move |p: &dgg_graph::Progress| {
+        if let Some(cb) = &callback {
+            let event = NativeProgress {
+                phase: p.phase.to_string(),
+                epoch: p.epoch as u32,
+                epochs: p.epochs as u32,
+                batch: p.batch as u32,
+                batches: p.batches as u32,
+                losses: p.losses.iter().map(|(k, v)| (k.to_string(), *v)).collect(),
+            };
+            cb.call(event, ThreadsafeFunctionCallMode::NonBlocking);
+        }
+    }
 }

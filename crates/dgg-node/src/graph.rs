@@ -1,9 +1,11 @@
 //! Graphs across the boundary: caller-supplied graphs in, built graphs out, save and load.
 
 use crate::error::to_napi;
-use crate::job::Job;
+use crate::fit::{reporter, CancelToken, NativeProgress};
+use crate::job::{spawn, Job};
 use dgg_graph::Graph;
 use napi::bindgen_prelude::*;
+use napi::threadsafe_function::ThreadsafeFunction;
 use napi_derive::napi;
 
 /// A neighbour graph: row i lists its k neighbours (`indices`) and their weights (each row sums to 1).
@@ -25,14 +27,26 @@ impl NativeGraph {
     }
 }
 
-/// Builds the neighbour graph `fit` would build with these options (Euclidean or Siamese).
+/// Builds the neighbour graph `fit` would build with these options (Euclidean or Siamese), on a
+/// thread of its own in the compute pool, with progress and cancellation as in `fit`.
 #[napi(ts_return_type = "Promise<NativeGraph>")]
-pub fn build_graph(data: Float32Array, rows: u32, cols: u32, options: crate::options::NativeOptions) -> Result<AsyncTask<Job<NativeGraph>>> {
+pub fn build_graph<'env>(
+    env: &'env Env,
+    data: Float32Array,
+    rows: u32,
+    cols: u32,
+    options: crate::options::NativeOptions,
+    on_progress: Option<ThreadsafeFunction<NativeProgress, (), NativeProgress, Status, false, true>>,
+    cancel: Option<&CancelToken>,
+) -> Result<Object<'env>> {
     let cfg = options.to_config()?;
-    Ok(AsyncTask::new(Job::new(move || {
-        let g = dgg_core::pipeline::graph_only(&data, rows as usize, cols as usize, &cfg, &dgg_graph::Control::none()).map_err(to_napi)?;
+    let flag = cancel.map(|c| c.flag.clone()).unwrap_or_default();
+    spawn(env, options.threads, move || {
+        let report = reporter(on_progress);
+        let ctl = dgg_graph::Control { progress: Some(&report), cancel: Some(&flag) };
+        let g = dgg_core::pipeline::graph_only(&data, rows as usize, cols as usize, &cfg, &ctl).map_err(to_napi)?;
         Ok(NativeGraph::from_graph(g))
-    })))
+    })
 }
 
 #[napi(ts_return_type = "Promise<void>")]

@@ -1,4 +1,5 @@
-//! A trained model held by JS: inference on the thread pool, save and load.
+//! A trained model held by JS: inference on the libuv thread pool (short calls), save and load to
+//! a file or a buffer (the same bytes, through the same checks), and what the model holds.
 
 use crate::error::to_napi;
 use crate::job::Job;
@@ -28,6 +29,28 @@ impl NativeModel {
 
 fn device_for_load() -> napi::Result<dgg_core::Device> {
     dgg_core::device::select(dgg_core::config::DeviceChoice::Auto).map(|d| d.0).map_err(to_napi)
+}
+
+/// What a model holds besides its weights (the `config` is `configJson`).
+#[napi(object)]
+pub struct ModelInfo {
+    /// The file format's name and version.
+    pub format: String,
+    pub format_version: u32,
+    pub input_dim: u32,
+    pub hidden: Vec<u32>,
+    pub latent_dim: u32,
+    pub n_clusters: u32,
+    /// The classifier's hidden layers (empty for the linear classifier).
+    pub classifier_hidden: Vec<u32>,
+    /// The likelihood the fit resolved (`bernoulli` or `gaussian`; `auto` is never stored).
+    pub likelihood: String,
+    /// The input scaling the fit resolved and applies to new rows: `none`, `max` or `standardize`.
+    pub scale: String,
+    /// Trainable parameters in the networks and the mixture.
+    pub parameters: f64,
+    /// The device the model runs on here.
+    pub device: String,
 }
 
 #[napi]
@@ -84,6 +107,52 @@ impl NativeModel {
     pub fn save(&self, path: String) -> AsyncTask<Job<()>> {
         let model = self.inner.clone();
         AsyncTask::new(Job::new(move || model.save(&PathBuf::from(path)).map_err(to_napi)))
+    }
+
+    /// The model file's bytes (what `save` writes).
+    #[napi(ts_return_type = "Promise<Buffer>")]
+    pub fn to_buffer(&self) -> AsyncTask<Job<Buffer>> {
+        let model = self.inner.clone();
+        AsyncTask::new(Job::new(move || Ok(Buffer::from(model.to_bytes().map_err(to_napi)?))))
+    }
+
+    /// A model from the bytes of a model file, checked as `load` checks a file (`origin` names
+    /// the buffer in errors).
+    #[napi(ts_return_type = "Promise<NativeModel>")]
+    pub fn from_buffer(bytes: Buffer, origin: String) -> AsyncTask<Job<NativeModel>> {
+        AsyncTask::new(Job::new(move || {
+            let device = device_for_load()?;
+            Ok(NativeModel::new(Model::from_bytes(&bytes, &device, &origin).map_err(to_napi)?))
+        }))
+    }
+
+    #[napi(catch_unwind)]
+    pub fn info(&self) -> ModelInfo {
+        let m = &self.inner;
+        let u = |v: &[usize]| v.iter().map(|&x| x as u32).collect::<Vec<u32>>();
+        let parameters = dgg_core::model::expected_parameters(&m.shape).iter().map(|(_, dims)| dims.iter().product::<usize>() as f64).sum();
+        let scale = match m.scaler {
+            dgg_core::data::Scaler::None => "none",
+            dgg_core::data::Scaler::Max { .. } => "max",
+            dgg_core::data::Scaler::Standardize { .. } => "standardize",
+        };
+        let likelihood = match m.likelihood {
+            dgg_core::config::Likelihood::Bernoulli => "bernoulli",
+            dgg_core::config::Likelihood::Gaussian => "gaussian",
+        };
+        ModelInfo {
+            format: dgg_core::model::FORMAT_NAME.into(),
+            format_version: dgg_core::model::FORMAT_VERSION,
+            input_dim: m.shape.input_dim as u32,
+            hidden: u(&m.shape.hidden),
+            latent_dim: m.shape.latent_dim as u32,
+            n_clusters: m.shape.n_clusters as u32,
+            classifier_hidden: u(&m.shape.classifier_hidden),
+            likelihood: likelihood.into(),
+            scale: scale.into(),
+            parameters,
+            device: dgg_core::device::name(&m.device),
+        }
     }
 
     #[napi(ts_return_type = "Promise<NativeModel>")]

@@ -37,6 +37,9 @@ pub struct NativeOptions {
     pub kmeans_restarts: Option<u32>,
     pub seed: Option<u32>,
     pub device: Option<String>,
+    /// Compute threads (all available cores when unset). Not part of `Config`: it changes how
+    /// fast a fit runs, not what a model file stores (parallel sums may differ in the last bits).
+    pub threads: Option<u32>,
 }
 
 fn pick<T: Copy>(field: &str, value: &Option<String>, default: T, choices: &[(&str, T)]) -> napi::Result<T> {
