@@ -96,6 +96,16 @@ for (const r of results.filter((r) => r.bench === 'predict')) {
   );
 }
 
+for (const r of results.filter((r) => r.bench === 'service')) {
+  lines.push(
+    `- The service example (\`examples/service/\`, fastify, micro-batched) with the ${r.model} model, ${r.request}, ` +
+      `${r.connections} connections for ${r.seconds} s (autocannon, on the same machine): ${r.requests_per_s} requests/s, ` +
+      `p50 ${r.p50_ms} ms, p99 ${r.p99_ms} ms, ${r.errors} errors, ${r.rows_per_batch} rows per native call; ` +
+      `service RSS ${r.rss_start_mb} MB after warm-up, ${r.rss_end_mb} MB at the end` +
+      `${r.rss_every_5s_mb?.length ? ` (every 5 s: ${r.rss_every_5s_mb.join(', ')})` : ''}. (${provenance(r)})`,
+  );
+}
+
 lines.push('', '## Kernels (CPU)', '');
 for (const r of results.filter((r) => r.bench === 'kernels')) {
   for (const [name, g] of Object.entries(r.gemm ?? {})) lines.push(`- GEMM ${name} (batch ${r.batch}): ${f(g.gflops, 1)} GFLOP/s`);
