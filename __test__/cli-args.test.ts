@@ -39,7 +39,7 @@ describe('parseCli: help and version', () => {
   });
 
   it('should have help text for every subcommand', () => {
-    for (const topic of ['fit', 'predict', 'evaluate', 'info'] as const) expect(helpText(topic)).toMatch(/^Usage: dgg-native /);
+    for (const topic of ['fit', 'predict', 'evaluate', 'info', 'inspect'] as const) expect(helpText(topic)).toMatch(/^Usage: dgg-native /);
   });
 });
 
@@ -125,7 +125,7 @@ describe('parseCli: fit', () => {
 });
 
 describe('flag table', () => {
-  const subcommands = ['fit', 'predict', 'evaluate', 'info'] as const;
+  const subcommands = ['fit', 'predict', 'evaluate', 'info', 'inspect'] as const;
   const oneLine = (s: string) => s.replace(/\s+/g, ' ');
 
   it.each(subcommands)('should give every %s flag a parser option and a help line, and no others', (cmd) => {
@@ -149,6 +149,9 @@ describe('flag table', () => {
         const def = optionDefault(f.option);
         if (f.option === 'nClusters') {
           expect(def).toBeUndefined(); // the one required option
+        } else if (f.option === 'threads') {
+          expect(def).toBeUndefined(); // the machine's cores: no constant default
+          expect(oneLine(helpText(cmd))).toContain('(default: every core available)');
         } else {
           expect(def, `${f.name}: option '${f.option}' is not in DEFAULTS`).toBeDefined();
           expect(oneLine(helpText(cmd))).toContain(`(default ${String(def)}`);
@@ -215,6 +218,25 @@ describe('parseCli: predict, evaluate, info', () => {
     expect(parseCli(['info'])).toEqual({ kind: 'info', json: false });
     expect(parseCli(['info', '--json'])).toEqual({ kind: 'info', json: true });
     expect(usageError(['info', '--verbose'])).toMatch(/^info: unknown option '--verbose'/);
+  });
+
+  it("should parse '-' for stdin and stdout, --format, --chunk-rows and inspect", () => {
+    expect(parseCli(['fit', '-', '--k', '3', '--out', '-', '--format', 'csv'])).toMatchObject({ kind: 'fit', input: '-', out: '-', format: 'csv' });
+    expect(parseCli(['predict', '--model', 'm.dgg', '-', '--format', 'npy', '--chunk-rows', '1000'])).toMatchObject({
+      kind: 'predict',
+      input: '-',
+      format: 'npy',
+      chunkRows: 1000,
+    });
+    expect(usageError(['predict', '--model', 'm', 'x', '--format', 'xml'])).toMatch(/--format: must be one of csv, npy, idx, json, got 'xml'/);
+    expect(usageError(['predict', '--model', 'm', 'x', '--chunk-rows', '0'])).toMatch(/--chunk-rows: must be an integer >= 1/);
+    expect(usageError(['fit', '-', '--k', '3', '--out', '-', '--json'])).toMatch(/--out - and --json both write to stdout/);
+    expect(parseCli(['inspect', '--model', 'm.dgg'])).toEqual({ kind: 'inspect', model: 'm.dgg', json: false });
+    expect(parseCli(['inspect', '--model', 'm.dgg', '--json'])).toEqual({ kind: 'inspect', model: 'm.dgg', json: true });
+    expect(usageError(['inspect'])).toMatch(/--model FILE is required/);
+    expect(parseCli(['fit', 'x.csv', '--k', '3', '--threads', '2']).kind === 'fit' && parseCli(['fit', 'x.csv', '--k', '3', '--threads', '2'])).toMatchObject({
+      options: { nClusters: 3, threads: 2 },
+    });
   });
 
   it('should reject an unknown command or top-level flag', () => {

@@ -172,7 +172,7 @@ describe('bad input', () => {
   });
 
   it('should refuse to predict before fit', async () => {
-    expect(await code(model().predict([[1, 2]]))).toBe('INVALID_OPTION');
+    expect(await code(model().predict([[1, 2]]))).toBe('NOT_FITTED');
   });
 
   it('should reject bernoulli for data outside [0, 1] without scaling', async () => {

@@ -2,8 +2,8 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { buildGraph, DGG, DggError, evaluate, graphPurity, loadGraph, saveGraph } from '../ts/index';
-import { blobs, SMALL } from './helpers';
+import { buildGraph, DGG, DggError, evaluate, graphPurity, loadGraph, saveGraph, type ProgressEvent } from '../ts/index';
+import { blobs, rejection, SMALL } from './helpers';
 
 let dir: string;
 beforeEach(() => {
@@ -54,5 +54,29 @@ describe('graphs', () => {
     const e = await new DGG(SMALL).fit(blobs(10, 4).rows, { graph: broken }).catch((x) => x);
     expect(e).toBeInstanceOf(DggError);
     expect(e.message).toMatch(/sum/);
+  });
+
+  it('should report progress and stop on abort, as fit does', async () => {
+    const { rows } = blobs(40, 6);
+    const events: ProgressEvent[] = [];
+    await buildGraph(rows, { ...SMALL, graph: 'siamese' }, { onProgress: (e) => events.push(e) });
+    const phases = new Set(events.map((e) => e.phase));
+    expect(phases).toEqual(new Set(['knn', 'siamese']));
+    // 1-based, like every phase of fit.
+    for (const e of events) expect(e.epoch >= 1 && e.batch >= 1 && e.batch <= e.batches).toBe(true);
+    expect(events.filter((e) => e.phase === 'siamese').at(-1)?.epoch).toBe(SMALL.epochs!.siamese);
+
+    const ac = new AbortController();
+    const seen: ProgressEvent[] = [];
+    const p = buildGraph(rows, { ...SMALL, graph: 'siamese', epochs: { siamese: 10_000 } }, {
+      signal: ac.signal,
+      onProgress: (e) => {
+        seen.push(e);
+        if (e.phase === 'siamese' && e.epoch === 2) ac.abort();
+      },
+    });
+    expect(await rejection(p, 'CANCELLED')).toMatch(/cancel/i);
+    expect(Math.max(...seen.map((e) => e.epoch))).toBeLessThan(10);
+    await expect(buildGraph(rows, SMALL, { signal: AbortSignal.abort() })).rejects.toMatchObject({ code: 'CANCELLED' });
   });
 });

@@ -156,7 +156,7 @@ describe('toNativeOptions', () => {
         'nClusters', 'latentDim', 'hidden', 'likelihood', 'scale', 'graph', 'neighbours', 'weighting', 'siamesePositives', 'classifier', 'init',
         'epochsLayerwise', 'epochsPretrain', 'epochsVae', 'epochsSiamese', 'epochsClassifier', 'epochsDgg',
         'batchSize', 'dggBatchSize', 'lrPretrain', 'lrVae', 'lrSiamese', 'lrClassifier', 'lrDgg', 'keepBest', 'weightDecay', 'kmeansRestarts',
-        'seed', 'device',
+        'seed', 'device', 'threads',
       ].sort(),
     );
     expect(n).toMatchObject({

@@ -11,9 +11,18 @@
 import { promises as fsp, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
-import type { Matrix } from './data';
 import { DggError, fromNative } from './errors';
-import { bundledDigitsPath, readDataFile, readLabelsFile, writeLabels, writeMatrix } from './io';
+import {
+  bundledDigitsPath,
+  ChunkWriter,
+  DATA_FORMATS,
+  type DataFormat,
+  type DataSource,
+  readDataFile,
+  readLabelsFile,
+  writeLabels,
+  writeMatrix,
+} from './io';
 import { FLAGS, flagHelp, optionsFromFlags, parseArgsOptions } from './flags';
 import { type FitOptions, parseOptions, suggest } from './options';
 import { formatProgress, ProgressBar, type ProgressEvent } from './progress';
@@ -23,9 +32,9 @@ import type { DGG as DGGClass, evaluate as evaluateFn, info as infoFn } from './
 // Commands
 
 /** The subcommands. */
-export type Subcommand = 'fit' | 'predict' | 'evaluate' | 'info';
+export type Subcommand = 'fit' | 'predict' | 'evaluate' | 'info' | 'inspect';
 
-const SUBCOMMANDS: readonly Subcommand[] = ['fit', 'predict', 'evaluate', 'info'];
+const SUBCOMMANDS: readonly Subcommand[] = ['fit', 'predict', 'evaluate', 'info', 'inspect'];
 
 /** `--label-column` / `--no-header`: how to read an input file. */
 export interface InputFlags {
@@ -38,8 +47,10 @@ export interface InputFlags {
 /** `dgg-native fit [INPUT]`. */
 export interface FitCommand extends InputFlags {
   kind: 'fit';
-  /** The data file; `undefined` means the bundled digits (with their labels, k = 10). */
+  /** The data file (`-`: stdin); `undefined` means the bundled digits (with their labels, k = 10). */
   input?: string;
+  /** `--format`: the input's format, when its name does not say it. */
+  format?: DataFormat;
   /** Options set by the option flags (`--k`, `--graph`, …: the rows of {@link FLAGS} with an option); they override `--config`. */
   options: Partial<FitOptions>;
   /** `--labels`: a file of true labels, for ACC/NMI/ARI. */
@@ -56,6 +67,10 @@ export interface FitCommand extends InputFlags {
   config?: string;
   /** `--checkpoint`: a folder for resumable training (see {@link FitCallOptions.checkpointDir}). */
   checkpoint?: string;
+  /** `--report`: where to write the HTML report. */
+  report?: string;
+  /** `--image-shape HxW|none`: how the report shows rows as images. */
+  imageShape?: [number, number] | 'none';
   /** `--json`: one JSON object on stdout. */
   json: boolean;
   /** `--quiet`: no progress output. */
@@ -67,8 +82,12 @@ export interface PredictCommand extends InputFlags {
   kind: 'predict';
   /** The saved model. */
   model: string;
-  /** The data file. */
+  /** The data file (`-`: stdin). */
   input: string;
+  /** `--format`: the input's format, when its name does not say it. */
+  format?: DataFormat;
+  /** `--chunk-rows`: rows read and predicted at a time. */
+  chunkRows?: number;
   /** `--labels`: a file of true labels, for ACC/NMI/ARI. */
   labels?: string;
   /** `--out`: where to write labels; without it they go to stdout, one per line. */
@@ -97,11 +116,20 @@ export interface InfoCommand {
   json: boolean;
 }
 
+/** `dgg-native inspect --model FILE`. */
+export interface InspectCommand {
+  kind: 'inspect';
+  /** The saved model. */
+  model: string;
+  /** `--json`: one JSON object on stdout. */
+  json: boolean;
+}
+
 /** `--help` (top level when `topic` is absent) or `--version`. */
 export type MetaCommand = { kind: 'help'; topic?: Subcommand } | { kind: 'version' };
 
 /** A parsed command line. */
-export type Command = FitCommand | PredictCommand | EvaluateCommand | InfoCommand | MetaCommand;
+export type Command = FitCommand | PredictCommand | EvaluateCommand | InfoCommand | InspectCommand | MetaCommand;
 
 // ---------------------------------------------------------------------------------------------
 // Help
@@ -119,12 +147,13 @@ Commands:
   evaluate --pred FILE --truth FILE
                          ACC, NMI and ARI of predicted labels
   info                   version, build features and devices
+  inspect --model FILE   what a saved model holds: input dimension, K, options
 
 Options:
   -h, --help             show help (also: dgg-native <command> --help)
   -v, --version          show the version
 
-Data files: .csv/.tsv/.txt, .npy, .json, IDX (MNIST), each optionally .gz.
+Data files: .csv/.tsv/.txt, .npy, .json, IDX (MNIST), each optionally .gz; '-' reads stdin.
 Set DGG_DEBUG=1 to see stack traces.
 `,
   fit: `Usage: dgg-native fit [INPUT] [options]
@@ -133,8 +162,9 @@ Clusters INPUT (default: the bundled digits, 1797 x 64, with labels, k = 10).
 `,
   predict: `Usage: dgg-native predict --model FILE INPUT [options]
 
-Assigns each row of INPUT to a cluster with a saved model. Without --out, labels are printed one
-per line on stdout.
+Assigns each row of INPUT to a cluster with a saved model. Without --out (or with --out -),
+labels are printed one per line on stdout. INPUT is read and predicted in chunks (--chunk-rows), so
+memory stays bounded whatever its size; '-' reads stdin.
 `,
   evaluate: `Usage: dgg-native evaluate --pred FILE --truth FILE [--json]
 
@@ -144,6 +174,11 @@ and adjusted Rand index (ARI) of predicted labels against true labels.
   info: `Usage: dgg-native info [--json]
 
 Prints the version, the build features and the compute devices found.
+`,
+  inspect: `Usage: dgg-native inspect --model FILE [--json]
+
+Prints what a saved model holds: its input dimension, K, network shape, resolved likelihood and
+scaling, parameter count, and the options it was trained with.
 `,
 };
 
@@ -259,6 +294,8 @@ export function parseCli(argv: string[]): Command {
         labels: str(v.labels),
         out: str(v.out),
         proba: str(v.proba),
+        format: formatFlag(cmd, v),
+        chunkRows: chunkRowsFlag(v),
         json: v.json === true,
       });
     }
@@ -271,7 +308,28 @@ export function parseCli(argv: string[]): Command {
     }
     case 'info':
       return { kind: 'info', json: v.json === true };
+    case 'inspect': {
+      const model = str(v.model);
+      if (!model) throw usage(`inspect: --model FILE is required`);
+      return { kind: 'inspect', model, json: v.json === true };
+    }
   }
+}
+
+/** `--format`: one of the readers' formats; `--out -` and `--json` would both write stdout. */
+function formatFlag(cmd: Subcommand, v: Record<string, string | boolean | undefined>): DataFormat | undefined {
+  if (v.out === '-' && v.json === true) throw usage(`${cmd}: --out - and --json both write to stdout; choose one`);
+  const f = str(v.format);
+  if (f === undefined) return undefined;
+  if (!(DATA_FORMATS as readonly string[]).includes(f)) throw usage(`--format: must be one of ${DATA_FORMATS.join(', ')}, got '${f}'`);
+  return f as DataFormat;
+}
+
+function chunkRowsFlag(v: Record<string, string | boolean | undefined>): number | undefined {
+  const t = str(v['chunk-rows']);
+  if (t === undefined) return undefined;
+  if (!/^\+?\d+$/.test(t.trim()) || Number(t) < 1) throw usage(`--chunk-rows: must be an integer >= 1, got '${t}'`);
+  return Number(t);
 }
 
 function unknownCommand(name: string): DggError {
@@ -300,9 +358,23 @@ function parseFit(v: Record<string, string | boolean | undefined>, input: string
     model: str(v.model),
     config: str(v.config),
     checkpoint: str(v.checkpoint),
+    format: formatFlag('fit', v),
+    report: str(v.report),
+    imageShape: imageShapeFlag(v),
     json: v.json === true,
     quiet: v.quiet === true,
   });
+}
+
+/** `--image-shape HxW` (or `none`), which only `--report` reads. */
+function imageShapeFlag(v: Record<string, string | boolean | undefined>): [number, number] | 'none' | undefined {
+  const text = str(v['image-shape']);
+  if (text === undefined) return undefined;
+  if (v.report === undefined) throw usage(`fit: --image-shape is for the report: add --report FILE`);
+  if (text === 'none') return 'none';
+  const m = /^(\d+)x(\d+)$/i.exec(text.trim());
+  if (!m || Number(m[1]) < 1 || Number(m[2]) < 1) throw usage(`fit: --image-shape must be HxW (like 28x28) or 'none', got '${text}'`);
+  return [Number(m[1]), Number(m[2])];
 }
 
 // Keeps parsed commands free of `key: undefined`, so tests can compare them with toEqual.
@@ -322,6 +394,8 @@ export interface CliIO {
   stderr: { write(s: string): unknown; isTTY?: boolean; columns?: number };
   /** Environment (`DGG_DEBUG=1` prints stack traces). */
   env: Record<string, string | undefined>;
+  /** What INPUT `-` reads; default `process.stdin`. */
+  stdin?: AsyncIterable<Uint8Array>;
 }
 
 interface Lib {
@@ -374,6 +448,8 @@ export async function main(argv: string[], io: CliIO = { stdout: process.stdout,
         return await runEvaluate(cmd, io);
       case 'info':
         return await runInfo(cmd, io);
+      case 'inspect':
+        return await runInspect(cmd, io);
     }
   } catch (e) {
     const err = fromNative(e);
@@ -466,7 +542,10 @@ async function runFit(cmd: FitCommand, io: CliIO): Promise<number> {
     throw cmd.config && e instanceof DggError ? e.withPrefix(`config '${cmd.config}': `) : e;
   }
 
-  const file = await readDataFile(input, digits ? { labelColumn: 'last', header: false } : { labelColumn: cmd.labelColumn, header: cmd.header });
+  const file = await readDataFile(
+    inputSource(input, io),
+    digits ? { labelColumn: 'last', header: false } : { labelColumn: cmd.labelColumn, header: cmd.header, format: cmd.format },
+  );
   const truth = cmd.labels ? await readLabelsFile(cmd.labels) : file.labels;
   checkTruth(truth, file.matrix.rows, cmd.labels ? `--labels '${cmd.labels}'` : 'the label column');
 
@@ -492,10 +571,22 @@ async function runFit(cmd: FitCommand, io: CliIO): Promise<number> {
   const metrics = truth ? lib.evaluate(result.labels, truth) : null;
 
   const written: Record<string, string> = {};
-  if (cmd.out) await writeLabels((written.out = cmd.out), result.labels);
+  if (cmd.out === '-') await writeText(io.stdout, labelLines(result.labels));
+  else if (cmd.out) await writeLabels((written.out = cmd.out), result.labels);
   if (cmd.embedding) await writeMatrix((written.embedding = cmd.embedding), result.embedding);
   if (cmd.proba) await writeMatrix((written.proba = cmd.proba), result.probabilities);
   if (cmd.model) await model.save((written.model = cmd.model));
+  if (cmd.report) {
+    const { writeReport } = await import('./report');
+    await writeReport((written.report = cmd.report), result, {
+      truth,
+      data: file.matrix,
+      imageShape: cmd.imageShape ?? 'auto',
+      title: `dgg-native fit ${digits ? 'digits' : path.basename(input)}`,
+      source: digits ? 'the bundled 8x8 digits (UCI optdigits)' : input,
+      fitOptions: model.options,
+    });
+  }
 
   const { rows: n, cols: d } = file.matrix;
   const k = model.options.nClusters;
@@ -523,8 +614,30 @@ async function runFit(cmd: FitCommand, io: CliIO): Promise<number> {
   if (metrics) lines.push(metricsLine(metrics));
   for (const w of result.warnings) lines.push(`  note: ${w}`);
   for (const [what, p] of Object.entries(written)) lines.push(`wrote ${what === 'out' ? 'labels' : what}: ${p}`);
-  io.stdout.write(`${lines.join('\n')}\n`);
+  // With --out -, stdout holds the labels alone.
+  (cmd.out === '-' ? io.stderr : io.stdout).write(`${lines.join('\n')}\n`);
   return 0;
+}
+
+/** INPUT as the readers take it: `-` is stdin. */
+function inputSource(input: string, io: CliIO): DataSource {
+  return input === '-' ? (io.stdin ?? process.stdin) : input;
+}
+
+/** Labels as text, one per line. */
+function labelLines(labels: Int32Array): string {
+  let text = '';
+  for (const l of labels) text += `${l}\n`;
+  return text;
+}
+
+/** Writes `text` in pieces of 64 KiB, waiting for the stream to drain when it asks to. */
+async function writeText(stream: CliIO['stdout'], text: string): Promise<void> {
+  const s = stream as CliIO['stdout'] & { once?: (event: 'drain', f: () => void) => unknown; writableNeedDrain?: boolean };
+  for (let i = 0; i < text.length; i += 1 << 16) {
+    const ok = s.write(text.slice(i, i + (1 << 16)));
+    if (ok === false && typeof s.once === 'function') await new Promise<void>((resolve) => s.once!('drain', resolve));
+  }
 }
 
 function round(v: number, digits: number): number {
@@ -532,28 +645,63 @@ function round(v: number, digits: number): number {
   return Math.round(v * f) / f;
 }
 
-function clusterCounts(labels: Int32Array): number[] {
-  const counts: number[] = [];
-  for (const l of labels) counts[l] = (counts[l] ?? 0) + 1;
-  return Array.from(counts, (c) => c ?? 0);
-}
-
 async function runPredict(cmd: PredictCommand, io: CliIO): Promise<number> {
-  const file = await readDataFile(cmd.input, { labelColumn: cmd.labelColumn, header: cmd.header });
-  const truth = cmd.labels ? await readLabelsFile(cmd.labels) : file.labels;
-  checkTruth(truth, file.matrix.rows, cmd.labels ? `--labels '${cmd.labels}'` : 'the label column');
+  const truthFile = cmd.labels ? await readLabelsFile(cmd.labels) : undefined;
   const lib = await loadLib();
   const t0 = performance.now();
   const model = await lib.DGG.load(cmd.model);
-  const labels = await model.predict(file.matrix);
-  const proba: Matrix | undefined = cmd.proba ? await model.predictProba(file.matrix) : undefined;
+  // Outputs are written as the chunks come: memory holds one chunk, whatever the input's size.
+  const toStdout = cmd.out === undefined || cmd.out === '-';
+  const writers: ChunkWriter[] = [];
+  const open = async (file: string, kind: 'labels' | 'matrix') => {
+    const w = await ChunkWriter.open(file, kind);
+    writers.push(w);
+    return w;
+  };
+  // Every label is kept (4 bytes a row) only when the scores or the JSON need them all.
+  const scored = truthFile !== undefined || cmd.labelColumn !== undefined;
+  const kept: Int32Array[] = [];
+  const truthIds = new Map<string, number>();
+  const truthKept: Int32Array[] = [];
+  const counts: number[] = [];
+  let n = 0;
+  try {
+    const out = toStdout ? undefined : await open(cmd.out!, 'labels');
+    const proba = cmd.proba ? await open(cmd.proba, 'matrix') : undefined;
+    const chunks = model.predictStream(inputSource(cmd.input, io), {
+      labelColumn: cmd.labelColumn,
+      header: cmd.header,
+      format: cmd.format,
+      chunkRows: cmd.chunkRows,
+      proba: proba !== undefined,
+    });
+    for await (const c of chunks) {
+      n += c.labels.length;
+      for (const l of c.labels) counts[l] = (counts[l] ?? 0) + 1;
+      if (scored || (cmd.json && toStdout)) kept.push(c.labels);
+      // Label cells are numbered by first appearance: the scores do not depend on the names.
+      if (c.truth) {
+        truthKept.push(Int32Array.from(c.truth, (t) => truthIds.get(t) ?? (truthIds.set(t, truthIds.size), truthIds.size - 1)));
+      }
+      if (out) await out.write(c.labels);
+      else if (!cmd.json) await writeText(io.stdout, labelLines(c.labels));
+      if (proba && c.proba) await proba.write(c.proba);
+    }
+    for (const w of writers) await w.close();
+  } catch (e) {
+    for (const w of writers) await w.abort();
+    throw e;
+  }
   const seconds = (performance.now() - t0) / 1000;
+  const labels = concat(kept);
+  const truth = truthFile ?? (cmd.labelColumn !== undefined ? concat(truthKept) : undefined);
+  checkTruth(truth, n, cmd.labels ? `--labels '${cmd.labels}'` : 'the label column');
   const metrics = truth ? lib.evaluate(labels, truth) : null;
   const written: Record<string, string> = {};
-  if (cmd.out) await writeLabels((written.out = cmd.out), labels);
-  if (cmd.proba && proba) await writeMatrix((written.proba = cmd.proba), proba);
-  const { rows: n, cols: d } = file.matrix;
-  const k = model.options.nClusters;
+  if (!toStdout) written.out = cmd.out!;
+  if (cmd.proba) written.proba = cmd.proba;
+  const d = model.inputDim;
+  const k = model.nClusters;
   if (cmd.json) {
     const out = {
       n, d, k,
@@ -561,31 +709,57 @@ async function runPredict(cmd: PredictCommand, io: CliIO): Promise<number> {
       nmi: metrics?.nmi ?? null,
       ari: metrics?.ari ?? null,
       seconds: round(seconds, 3),
-      counts: clusterCounts(labels),
+      counts: Array.from({ length: k }, (_, c) => counts[c] ?? 0),
       ...written,
-      ...(cmd.out ? {} : { labels: Array.from(labels) }),
+      ...(toStdout ? { labels: Array.from(labels) } : {}),
     };
     io.stdout.write(`${JSON.stringify(out)}\n`);
     return 0;
   }
-  if (!cmd.out) {
-    // Labels on stdout, so that `predict … > labels.txt` works; anything else goes to stderr.
-    let chunk = '';
-    for (const l of labels) {
-      chunk += `${l}\n`;
-      if (chunk.length >= 1 << 16) {
-        io.stdout.write(chunk);
-        chunk = '';
-      }
-    }
-    io.stdout.write(chunk);
+  if (toStdout) {
+    // The labels went to stdout, so that `predict … > labels.txt` works; anything else goes to stderr.
     if (metrics) io.stderr.write(`${metricsLine(metrics)}\n`);
     return 0;
   }
-  const lines = [`predict ${cmd.input}: ${n} x ${d}, k = ${k}, ${seconds.toFixed(2)} s`];
+  const lines = [`predict ${cmd.input === '-' ? 'stdin' : cmd.input}: ${n} x ${d}, k = ${k}, ${seconds.toFixed(2)} s`];
   if (metrics) lines.push(metricsLine(metrics));
   for (const [what, p] of Object.entries(written)) lines.push(`wrote ${what === 'out' ? 'labels' : what}: ${p}`);
   io.stdout.write(`${lines.join('\n')}\n`);
+  return 0;
+}
+
+function concat(parts: Int32Array[]): Int32Array {
+  const out = new Int32Array(parts.reduce((s, p) => s + p.length, 0));
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
+}
+
+async function runInspect(cmd: InspectCommand, io: CliIO): Promise<number> {
+  const lib = await loadLib();
+  const model = await lib.DGG.load(cmd.model);
+  const info = model.info;
+  const { threads: _threads, ...options } = model.options;
+  if (cmd.json) {
+    io.stdout.write(`${JSON.stringify({ model: cmd.model, ...info, options })}\n`);
+    return 0;
+  }
+  const net = [info.inputDim, ...info.hidden, info.latentDim].join('-');
+  io.stdout.write(
+    [
+      `model ${cmd.model}: ${info.format} version ${info.formatVersion}`,
+      `input dim: ${info.inputDim}`,
+      `clusters (K): ${info.nClusters}`,
+      `latent dim: ${info.latentDim}`,
+      `encoder: ${net}; classifier: ${info.classifierHidden.length ? [info.latentDim, ...info.classifierHidden, info.nClusters].join('-') : `linear ${info.latentDim}-${info.nClusters}`}`,
+      `likelihood: ${info.likelihood}; scaling: ${info.scale}`,
+      `parameters: ${info.parameters.toLocaleString('en-US')}`,
+      `options: ${JSON.stringify(options)}`,
+    ].join('\n') + '\n',
+  );
   return 0;
 }
 

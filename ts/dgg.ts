@@ -6,6 +6,7 @@
 import { toLabels, toMatrix, type DataInput, type Matrix } from './data';
 import { DggError, fromNative, rethrowNative } from './errors';
 import type { Graph } from './graph';
+import { readDataChunks, type DataSource, type ReadDataOptions } from './io';
 import { addonChoice, native, rethrowDevice, skippedAddons, type NativeModel, type NativeProgress } from './native';
 import { DEFAULTS, parseOptions, toNativeOptions, type FitOptions, type ResolvedOptions } from './options';
 import type { ProgressEvent } from './progress';
@@ -65,8 +66,64 @@ export interface FitResult {
   warnings: string[];
 }
 
+/** What a model holds besides its weights ({@link DGG.info}). */
+export interface ModelInfo {
+  /** The file format's name (`dgg-native-model`) and version. */
+  format: string;
+  formatVersion: number;
+  /** D, the number of features a row must have. */
+  inputDim: number;
+  /** The encoder's hidden layer sizes. */
+  hidden: number[];
+  /** M, the size of the latent space. */
+  latentDim: number;
+  /** K, the number of clusters. */
+  nClusters: number;
+  /** The classifier's hidden layers (empty for the linear classifier). */
+  classifierHidden: number[];
+  /** The likelihood the fit resolved (`auto` is resolved at fit time). */
+  likelihood: string;
+  /** The input scaling the fit resolved, applied to every row predicted: `none`, `max` or `standardize`. */
+  scale: string;
+  /** Trainable parameters of the networks and the mixture. */
+  parameters: number;
+  /** The device the model runs on in this process. */
+  device: string;
+}
+
+/** Options of {@link DGG.predictStream}. */
+export interface PredictStreamOptions extends ReadDataOptions {
+  /** Rows per chunk (default 65,536): memory holds about one chunk of rows and 1 MiB of text. */
+  chunkRows?: number;
+  /** Also yield the soft assignments of each chunk. */
+  proba?: boolean;
+}
+
+/** One chunk of {@link DGG.predictStream}'s output. */
+export interface PredictChunk {
+  /** The cluster of each row of the chunk. */
+  labels: Int32Array;
+  /** q(c | x) of each row, rows x K (with `proba: true`). */
+  proba?: Matrix;
+  /** The index of the chunk's first row in the whole input. */
+  offset: number;
+  /** The label column's cells (with `labelColumn`), as text. */
+  truth?: string[];
+}
+
+/** The cluster of each row of an N x K probability matrix (the first of equal maxima). */
+function argmaxRows(p: Matrix): Int32Array {
+  const labels = new Int32Array(p.rows);
+  for (let i = 0; i < p.rows; i++) {
+    let best = 0;
+    for (let c = 1; c < p.cols; c++) if (p.data[i * p.cols + c] > p.data[i * p.cols + best]) best = c;
+    labels[i] = best;
+  }
+  return labels;
+}
+
 /** Turns native per-step reports into {@link ProgressEvent}s with elapsed time and an ETA per phase. */
-function progressTracker(onProgress: (e: ProgressEvent) => void): (p: NativeProgress) => void {
+export function progressTracker(onProgress: (e: ProgressEvent) => void): (p: NativeProgress) => void {
   let phase = '';
   let started = 0;
   return (p) => {
@@ -107,9 +164,14 @@ function matrix(data: Float32Array, cols: number): Matrix {
  * ```
  */
 export class DGG {
-  /** The validated options, every default filled in. */
+  /**
+   * The validated options, every default filled in; for a loaded model, the options it was
+   * trained with (`threads`, which a model file does not store, excepted).
+   */
   readonly options: ResolvedOptions;
   private model: NativeModel | null = null;
+  /** The mixture weights of the last fit (a model file does not store them). */
+  private weights: Float32Array | undefined;
 
   /** @throws {DggError} `INVALID_OPTION` naming the option when an option is unknown or out of range. */
   constructor(options: FitOptions) {
@@ -147,6 +209,7 @@ export class DGG {
       const probabilities = matrix(res.probabilities, k);
       const weights = new Float32Array(k);
       for (let i = 0; i < res.probabilities.length; i++) weights[i % k] += res.probabilities[i] / m.rows;
+      this.weights = weights;
       const mix = res.model.mixture();
       const M = res.model.latentDim;
       return {
@@ -165,33 +228,95 @@ export class DGG {
     }
   }
 
-  private fitted(): NativeModel {
-    if (!this.model) throw new DggError('INVALID_OPTION', 'the model is not trained: call fit() or DGG.load() first');
+  private fitted(what: string): NativeModel {
+    if (!this.model) throw new DggError('NOT_FITTED', `${what}: the model is not trained: call fit(), DGG.load() or DGG.fromBuffer() first`);
     return this.model;
+  }
+
+  /** D, the number of features each row must have. @throws {DggError} `NOT_FITTED` before fit or load. */
+  get inputDim(): number {
+    return this.fitted('inputDim').inputDim;
+  }
+
+  /** K, the number of clusters (known from the options, before fitting too). */
+  get nClusters(): number {
+    return this.model?.nClusters ?? this.options.nClusters;
+  }
+
+  /**
+   * The Gaussian mixture in the latent space: K x M means and variances, and after a fit in this
+   * process the mixture weights (a model file does not store them, so a loaded model has none).
+   *
+   * @throws {DggError} `NOT_FITTED` before fit or load.
+   */
+  get mixture(): Omit<Mixture, 'weights'> & { weights?: Float32Array } {
+    const model = this.fitted('mixture');
+    let mix: { means: Float32Array; variances: Float32Array };
+    try {
+      mix = model.mixture();
+    } catch (e) {
+      throw fromNative(e);
+    }
+    const M = model.latentDim;
+    return { means: matrix(mix.means, M), variances: matrix(mix.variances, M), ...(this.weights ? { weights: this.weights } : {}) };
+  }
+
+  /** What the model holds: its shape, the resolved likelihood and scaling, its size. @throws {DggError} `NOT_FITTED` before fit or load. */
+  get info(): ModelInfo {
+    const model = this.fitted('info');
+    try {
+      return model.info();
+    } catch (e) {
+      throw fromNative(e);
+    }
   }
 
   /** Soft assignments q(c | x) of new rows, N x K. */
   async predictProba(data: DataInput, shape?: [number, number]): Promise<Matrix> {
-    const model = this.fitted();
+    const model = this.fitted('predictProba');
     const m = toMatrix(data, shape);
     return matrix(await rethrowNative(model.predictProba(m.data, m.rows, m.cols)), model.nClusters);
   }
 
   /** The cluster of each new row. */
   async predict(data: DataInput, shape?: [number, number]): Promise<Int32Array> {
-    const p = await this.predictProba(data, shape);
-    const labels = new Int32Array(p.rows);
-    for (let i = 0; i < p.rows; i++) {
-      let best = 0;
-      for (let c = 1; c < p.cols; c++) if (p.data[i * p.cols + c] > p.data[i * p.cols + best]) best = c;
-      labels[i] = best;
+    this.fitted('predict');
+    return argmaxRows(await this.predictProba(data, shape));
+  }
+
+  /**
+   * Predicts a file or stream too large to hold, chunk by chunk: CSV is parsed as it streams in
+   * (`.npy`, IDX and JSON are read whole first), so memory holds about one chunk of rows.
+   *
+   * @param input - a path, or a stream of bytes (`process.stdin`, a `Readable`); a stream is read
+   *   as CSV unless `format` says otherwise or it starts with the `.npy` or IDX magic
+   * @param opts - the reader's options (`labelColumn`, `header`, `format`, …), `chunkRows` and `proba`
+   * @throws {DggError} `NOT_FITTED`, or the reader's and predict's errors (`INVALID_DATA` naming the line,
+   *   `DIMENSION_MISMATCH`) when the chunk that holds the problem is reached.
+   *
+   * @example
+   * ```ts
+   * for await (const { labels, offset } of model.predictStream('big.csv', { chunkRows: 10_000 })) {
+   *   console.log(offset, labels.length);
+   * }
+   * ```
+   */
+  async *predictStream(input: DataSource, opts: PredictStreamOptions = {}): AsyncGenerator<PredictChunk> {
+    const model = this.fitted('predictStream');
+    const { proba: withProba, ...read } = opts;
+    for await (const chunk of readDataChunks(input, read)) {
+      const m = chunk.matrix;
+      const p = matrix(await rethrowNative(model.predictProba(m.data, m.rows, m.cols)), model.nClusters);
+      const out: PredictChunk = { labels: argmaxRows(p), offset: chunk.offset };
+      if (withProba) out.proba = p;
+      if (chunk.labels) out.truth = chunk.labels;
+      yield out;
     }
-    return labels;
   }
 
   /** Synchronous single-call prediction for latency-critical paths (small inputs only). */
   predictProbaSync(data: DataInput, shape?: [number, number]): Matrix {
-    const model = this.fitted();
+    const model = this.fitted('predictProbaSync');
     const m = toMatrix(data, shape);
     try {
       return matrix(model.predictProbaSync(m.data, m.rows, m.cols), model.nClusters);
@@ -202,19 +327,42 @@ export class DGG {
 
   /** The latent mean embedding of new rows, N x M. */
   async transform(data: DataInput, shape?: [number, number]): Promise<Matrix> {
-    const model = this.fitted();
+    const model = this.fitted('transform');
     const m = toMatrix(data, shape);
     return matrix(await rethrowNative(model.transform(m.data, m.rows, m.cols)), model.latentDim);
   }
 
   /** Writes the trained model to one file, atomically (temporary file + rename). */
   async save(path: string): Promise<void> {
-    await rethrowNative(this.fitted().save(path));
+    const model = this.fitted('save');
+    await rethrowNative(model.save(path));
+  }
+
+  /** The model as bytes: exactly what {@link DGG.save} writes to a file. */
+  async toBuffer(): Promise<Buffer> {
+    const model = this.fitted('toBuffer');
+    return rethrowNative(model.toBuffer());
   }
 
   /** Reads a model written by {@link DGG.save}; a corrupt, truncated or foreign file is a `MODEL_FORMAT` error. */
   static async load(path: string): Promise<DGG> {
-    const model = await rethrowNative(native.NativeModel.load(path));
+    return DGG.fromNative(await rethrowNative(native.NativeModel.load(path)));
+  }
+
+  /**
+   * A model from the bytes of a model file ({@link DGG.toBuffer}, or a file read by other means),
+   * checked exactly as {@link DGG.load} checks a file.
+   *
+   * @throws {DggError} `MODEL_FORMAT` for corrupt, truncated or foreign bytes; `INVALID_OPTION` when `bytes` is not a Uint8Array.
+   */
+  static async fromBuffer(bytes: Uint8Array): Promise<DGG> {
+    if (!(bytes instanceof Uint8Array)) throw new DggError('INVALID_OPTION', 'fromBuffer: expected a Buffer or Uint8Array of model file bytes');
+    const buf = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    return DGG.fromNative(await rethrowNative(native.NativeModel.fromBuffer(buf, 'buffer')));
+  }
+
+  /** A DGG around a loaded native model, with the options the model file stores. */
+  private static fromNative(model: NativeModel): DGG {
     const c = JSON.parse(model.configJson);
     const dgg = new DGG({
       nClusters: c.n_clusters,

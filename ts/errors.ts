@@ -16,6 +16,8 @@
  * - `CANCELLED`: the work was aborted through an `AbortSignal`.
  * - `NON_FINITE`: training diverged (a loss or parameter became NaN or infinite).
  * - `DEVICE_UNAVAILABLE`: the requested device (e.g. `cuda`) cannot be used.
+ * - `NOT_FITTED`: a model method (predict, transform, save, toBuffer, …) was called on a DGG
+ *   that has not been fitted or loaded.
  * - `UNSUPPORTED_PLATFORM`: no native binary of this package loads on this platform (the message
  *   names the platform, the supported ones and how to build from source).
  * - `INTERNAL`: a bug or an unexpected failure.
@@ -29,6 +31,7 @@ export type DggErrorCode =
   | 'CANCELLED'
   | 'NON_FINITE'
   | 'DEVICE_UNAVAILABLE'
+  | 'NOT_FITTED'
   | 'UNSUPPORTED_PLATFORM'
   | 'INTERNAL';
 
@@ -42,6 +45,7 @@ export const DGG_ERROR_CODES: readonly DggErrorCode[] = Object.freeze([
   'CANCELLED',
   'NON_FINITE',
   'DEVICE_UNAVAILABLE',
+  'NOT_FITTED',
   'UNSUPPORTED_PLATFORM',
   'INTERNAL',
 ]);

@@ -55,6 +55,12 @@ const INPUT_FLAGS: Flag[] = [
   { name: 'label-column', kind: 'string', value: 'COL', help: "label column in INPUT: 0-based index, name, or 'last'" },
   { name: 'no-header', kind: 'switch', help: 'INPUT has no header row (default: detected)' },
 ];
+const FORMAT_FLAG: Flag = {
+  name: 'format',
+  kind: 'string',
+  value: 'csv|npy|idx|json',
+  help: "INPUT's format, when its name does not say it ('-' reads stdin, as CSV unless it starts with .npy or IDX magic)",
+};
 const JSON_FLAG: Flag = { name: 'json', kind: 'switch', help: 'print one JSON object on stdout' };
 const HELP_FLAG: Flag = { name: 'help', short: 'h', kind: 'switch', help: 'show this help' };
 
@@ -63,15 +69,19 @@ export const FLAGS: Record<Subcommand, readonly Flag[]> = {
   fit: [
     { name: 'k', short: 'k', kind: 'int', option: 'nClusters', help: 'number of clusters (required with INPUT unless --config sets it)' },
     ...INPUT_FLAGS,
-    { name: 'out', short: 'o', kind: 'path', help: 'write cluster labels (.csv, .txt, .json, .npy)' },
+    FORMAT_FLAG,
+    { name: 'out', short: 'o', kind: 'path', help: "write cluster labels (.csv, .txt, .json, .npy; '-': stdout, one per line)" },
     { name: 'embedding', kind: 'path', help: 'write the latent embedding (.csv, .tsv, .json, .npy)' },
     { name: 'proba', kind: 'path', help: 'write cluster probabilities' },
     { name: 'model', kind: 'path', help: 'save the fitted model' },
+    { name: 'report', kind: 'path', help: 'write an HTML report: latent map, clusters, training curves, timings; with labels the confusion matrix and scores' },
+    { name: 'image-shape', kind: 'string', value: 'HxW', help: "the report shows rows as HxW images ('none': no images; default: square when the feature count is a square)" },
     { name: 'device', kind: 'enum', option: 'device', help: 'compute device' },
     { name: 'graph', kind: 'enum', option: 'graph', help: 'neighbour graph', defaultNote: 'latent from 20,000 rows, euclidean below' },
     { name: 'epochs', kind: 'int', option: 'epochs.dgg', help: 'epochs of the main DGG phase' },
     { name: 'keep-best', kind: 'boolean', option: 'keepBest', help: 'end the DGG phase at its best epoch by graph modularity, not its last' },
     { name: 'seed', kind: 'int', option: 'seed', help: 'random seed' },
+    { name: 'threads', kind: 'int', option: 'threads', help: 'CPU threads that train (default: every core available)' },
     { name: 'config', kind: 'path', help: 'JSON file of options (flags override it)' },
     { name: 'checkpoint', kind: 'path', value: 'DIR', help: 'save each training stage in DIR; rerunning the same command resumes after the last saved stage' },
     JSON_FLAG,
@@ -80,10 +90,17 @@ export const FLAGS: Record<Subcommand, readonly Flag[]> = {
   ],
   predict: [
     { name: 'model', kind: 'path', help: 'the saved model (required)' },
-    { name: 'out', short: 'o', kind: 'path', help: 'write labels (.csv, .txt, .json, .npy)' },
+    { name: 'out', short: 'o', kind: 'path', help: "write labels (.csv, .txt, .json, .npy; '-' or none: stdout, one per line)" },
     { name: 'proba', kind: 'path', help: 'write cluster probabilities' },
     ...INPUT_FLAGS,
+    FORMAT_FLAG,
+    { name: 'chunk-rows', kind: 'int', help: 'rows read and predicted at a time; memory holds about one chunk (default 65536)' },
     JSON_FLAG,
+    HELP_FLAG,
+  ],
+  inspect: [
+    { name: 'model', kind: 'path', help: 'the saved model (required)' },
+    { name: 'json', kind: 'switch', help: 'print what the model holds as JSON' },
     HELP_FLAG,
   ],
   evaluate: [

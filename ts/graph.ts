@@ -4,12 +4,22 @@
  * @packageDocumentation
  */
 import { toLabels, toMatrix, type DataInput } from './data';
-import { fromNative, rethrowNative } from './errors';
+import { progressTracker } from './dgg';
+import { DggError, fromNative, rethrowNative } from './errors';
 import { native, rethrowDevice, type NativeGraph } from './native';
 import { parseOptions, toNativeOptions, type FitOptions } from './options';
+import type { ProgressEvent } from './progress';
 
 /** A kNN graph: row i lists its `k` neighbours in `indices` and their weights (rows sum to 1). */
 export type Graph = NativeGraph;
+
+/** What {@link buildGraph} accepts besides the data and the options. */
+export interface BuildGraphCallOptions {
+  /** Called per chunk of the neighbour search (phase `knn`) and per Siamese step, on the JS thread. */
+  onProgress?: (e: ProgressEvent) => void;
+  /** Aborting cancels the build between chunks; the promise rejects with code `CANCELLED`. */
+  signal?: AbortSignal;
+}
 
 /**
  * Builds the graph `fit` would build with these options (`graph: 'euclidean'` or `'siamese'`; a
@@ -24,10 +34,26 @@ export type Graph = NativeGraph;
  * const result = await new DGG({ nClusters: 10 }).fit(rows, { graph });
  * ```
  */
-export async function buildGraph(data: DataInput, options: FitOptions): Promise<Graph> {
+export async function buildGraph(data: DataInput, options: FitOptions, opts: BuildGraphCallOptions = {}): Promise<Graph> {
   const m = toMatrix(data);
   const nativeOptions = toNativeOptions(parseOptions(options));
-  return rethrowDevice(Promise.resolve().then(() => native.buildGraph(m.data, m.rows, m.cols, nativeOptions)));
+  const { signal } = opts;
+  if (signal?.aborted) throw new DggError('CANCELLED', 'cancelled before the graph build started');
+  const token = new native.CancelToken();
+  const abort = () => token.cancel();
+  signal?.addEventListener('abort', abort, { once: true });
+  try {
+    const graph = await rethrowDevice(
+      Promise.resolve().then(() =>
+        native.buildGraph(m.data, m.rows, m.cols, nativeOptions, opts.onProgress ? progressTracker(opts.onProgress) : null, token),
+      ),
+    );
+    // As in fit: let queued progress events run before the result.
+    if (opts.onProgress) await new Promise((resolve) => setTimeout(resolve, 1));
+    return graph;
+  } finally {
+    signal?.removeEventListener('abort', abort);
+  }
 }
 
 /** Writes a graph atomically (a small binary file with a checksum). */

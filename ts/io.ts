@@ -52,7 +52,22 @@ export interface ReadDataOptions {
    * decompression bomb never gets into memory. Uncompressed files are bounded by their size on disk.
    */
   maxBytes?: number;
+  /**
+   * The format, for a stream or a file whose name does not say it (`-`, `data`): `csv` (also TSV
+   * and whitespace-separated text), `npy`, `idx` or `json`. Without it the name's extension
+   * decides, then the magic bytes of `.npy` and IDX.
+   */
+  format?: DataFormat;
 }
+
+/** The input formats {@link readDataFile} reads. */
+export type DataFormat = 'csv' | 'npy' | 'idx' | 'json';
+
+/** The formats {@link ReadDataOptions.format} accepts. */
+export const DATA_FORMATS: readonly DataFormat[] = ['csv', 'npy', 'idx', 'json'];
+
+/** Data to read: a path, or a stream of bytes (`process.stdin`, a `Readable`, any async iterable of chunks). */
+export type DataSource = string | AsyncIterable<Uint8Array>;
 
 /** What {@link readDataFile} returns. */
 export interface DataFile {
@@ -66,7 +81,7 @@ export interface DataFile {
   labelNames?: string[];
 }
 
-type Format = 'csv' | 'npy' | 'idx' | 'json';
+type Format = DataFormat;
 
 // ---------------------------------------------------------------------------------------------
 // Errors and raw bytes
@@ -119,7 +134,8 @@ class ByteSource {
 
   private constructor(
     readonly file: string,
-    private readonly handle: FileHandle,
+    /** The open file; undefined for a stream, whose chunks come through `chunkIter`. */
+    private readonly handle: FileHandle | undefined,
     /** Position of the next read for a regular file; null (sequential) for a pipe or device. */
     private pos: number | null,
     /** Bytes left to read, when known up front (an uncompressed regular file). */
@@ -142,7 +158,7 @@ class ByteSource {
       const head = magic.subarray(0, bytesRead);
       const src = new ByteSource(file, handle, regular ? bytesRead : null, regular ? st.size - bytesRead : undefined, maxBytes);
       // Trust the gzip magic over the name: a misnamed .gz is still readable.
-      if (bytesRead === 2 && magic[0] === 0x1f && magic[1] === 0x8b) src.startGunzip(head);
+      if (bytesRead === 2 && magic[0] === 0x1f && magic[1] === 0x8b) src.startGunzip(src.fileChunks(head));
       else if (/\.gz$/i.test(file)) throw invalid(`${file}: not a gzip file (the name ends in .gz)`);
       else src.held = head;
       return src;
@@ -152,25 +168,62 @@ class ByteSource {
     }
   }
 
-  private startGunzip(head: Buffer): void {
-    this.left = undefined;
-    const self = this;
-    async function* raw(): AsyncGenerator<Buffer> {
-      yield head;
+  /**
+   * A stream's bytes, front to back (`name` is how errors call it), gunzipped when they start with
+   * the gzip magic. The stream is read as the caller asks, one chunk at a time, and is not closed.
+   */
+  static async fromStream(name: string, stream: AsyncIterable<Uint8Array>, maxBytes: number): Promise<ByteSource> {
+    const it = stream[Symbol.asyncIterator]();
+    // Readable.from(['text']) yields strings: take them as UTF-8.
+    const buf = (v: Uint8Array | string) =>
+      typeof v === 'string' ? Buffer.from(v) : Buffer.isBuffer(v) ? v : Buffer.from(v.buffer, v.byteOffset, v.byteLength);
+    const src = new ByteSource(name, undefined, null, undefined, maxBytes);
+    let head: Buffer = Buffer.alloc(0);
+    try {
+      while (head.length < 2) {
+        const r = await it.next();
+        if (r.done) break;
+        head = head.length === 0 ? buf(r.value) : Buffer.concat([head, buf(r.value)]);
+      }
+    } catch (e) {
+      throw ioError('read', name, e);
+    }
+    async function* rest(): AsyncGenerator<Buffer> {
+      if (head.length > 0) yield head;
       for (;;) {
-        const b = await self.readRaw(CHUNK);
-        if (b.length === 0) return;
-        yield b;
+        const r = await it.next();
+        if (r.done) return;
+        const b = buf(r.value);
+        // An empty chunk would read as the end.
+        if (b.length > 0) yield b;
       }
     }
+    if (head.length >= 2 && head[0] === 0x1f && head[1] === 0x8b) src.startGunzip(rest());
+    else src.chunkIter = rest();
+    return src;
+  }
+
+  /** The file's bytes from `head` on, read chunk by chunk. */
+  private async *fileChunks(head: Buffer): AsyncGenerator<Buffer> {
+    yield head;
+    for (;;) {
+      const b = await this.readRaw(CHUNK);
+      if (b.length === 0) return;
+      yield b;
+    }
+  }
+
+  private startGunzip(raw: AsyncIterable<Buffer>): void {
+    this.left = undefined;
     this.gunzip = zlib.createGunzip({ chunkSize: 1 << 16 });
-    // pipeline passes a read error of the file on to gunzip, whose iterator then throws it.
-    pipeline(Readable.from(raw(), { objectMode: false }), this.gunzip, () => undefined);
+    // pipeline passes a read error of the source on to gunzip, whose iterator then throws it.
+    pipeline(Readable.from(raw, { objectMode: false }), this.gunzip, () => undefined);
     this.chunkIter = this.gunzip[Symbol.asyncIterator]();
   }
 
   /** Up to `n` bytes straight from the file (fewer only at its end). */
   private async readRaw(n: number): Promise<Buffer> {
+    if (!this.handle) return Buffer.alloc(0);
     const b = Buffer.allocUnsafe(n);
     const { bytesRead } = await this.handle.read(b, 0, n, this.pos);
     if (this.pos !== null) this.pos += bytesRead;
@@ -192,6 +245,7 @@ class ByteSource {
       }
       const r = await this.chunkIter.next();
       if (r.done) return Buffer.alloc(0);
+      if (!this.gunzip) return r.value;
       this.inflated += r.value.length;
       if (this.inflated > this.maxBytes) {
         this.gunzip?.destroy();
@@ -237,7 +291,7 @@ class ByteSource {
   async read(into: Uint8Array): Promise<number> {
     let got = 0;
     while (got < into.length) {
-      if (!this.chunkIter && !(this.held && this.held.length > 0)) {
+      if (this.handle && !this.chunkIter && !(this.held && this.held.length > 0)) {
         // Uncompressed: straight into the destination, positioned, in chunks the OS accepts.
         let n: number;
         try {
@@ -284,24 +338,44 @@ class ByteSource {
 
   async close(): Promise<void> {
     this.gunzip?.destroy();
-    await this.handle.close().catch(() => undefined);
+    await this.handle?.close().catch(() => undefined);
   }
 }
 
-/** Opens `file`, runs `fn` on its bytes, and closes it; errors name the file. */
-async function withSource<T>(file: string, maxBytes: number | undefined, fn: (src: ByteSource) => Promise<T>): Promise<T> {
-  if (maxBytes !== undefined && !(typeof maxBytes === 'number' && maxBytes > 0)) {
-    throw new DggError('INVALID_OPTION', `maxBytes must be a number > 0 (Infinity for no limit), got ${String(maxBytes)}`);
-  }
-  const src = await ByteSource.open(file, maxBytes ?? DEFAULT_MAX_BYTES);
+/** How errors name a stream: `stdin` for the process's own, else `<stream>`. */
+export function sourceName(input: DataSource): string {
+  return typeof input === 'string' ? input : input === (process.stdin as unknown) ? 'stdin' : '<stream>';
+}
+
+/** Opens `input`, runs `fn` on its bytes, and closes it; errors name the file (or the stream). */
+async function withSource<T>(input: DataSource, maxBytes: number | undefined, fn: (src: ByteSource) => Promise<T>): Promise<T> {
+  const src = await openSource(input, maxBytes);
+  const name = sourceName(input);
   try {
-    return await inFile(file, () => fn(src));
+    return await inFile(name, () => fn(src));
   } finally {
     await src.close();
   }
 }
 
-function formatOf(file: string, magic: Buffer): Format {
+async function openSource(input: DataSource, maxBytes: number | undefined): Promise<ByteSource> {
+  if (maxBytes !== undefined && !(typeof maxBytes === 'number' && maxBytes > 0)) {
+    throw new DggError('INVALID_OPTION', `maxBytes must be a number > 0 (Infinity for no limit), got ${String(maxBytes)}`);
+  }
+  if (typeof input === 'string') return ByteSource.open(input, maxBytes ?? DEFAULT_MAX_BYTES);
+  if (input === null || typeof input !== 'object' || typeof input[Symbol.asyncIterator] !== 'function') {
+    throw new DggError('INVALID_OPTION', `the data source must be a path or a readable stream, got ${input === null ? 'null' : typeof input}`);
+  }
+  return ByteSource.fromStream(sourceName(input), input, maxBytes ?? DEFAULT_MAX_BYTES);
+}
+
+function formatOf(file: string, magic: Buffer, forced?: Format): Format {
+  if (forced !== undefined) {
+    if (!(DATA_FORMATS as readonly string[]).includes(forced)) {
+      throw new DggError('INVALID_OPTION', `format must be one of ${DATA_FORMATS.join(', ')}, got ${JSON.stringify(forced)}`);
+    }
+    return forced;
+  }
   const name = path.basename(file).toLowerCase().replace(/\.gz$/, '');
   if (/\.(csv|tsv|txt|dat)$/.test(name)) return 'csv';
   if (name.endsWith('.npy')) return 'npy';
@@ -466,6 +540,11 @@ function detectDelimiter(line: string): string {
  * read before it is held whole.
  */
 async function eachLine(src: ByteSource, onLine: (line: string, number: number) => void): Promise<void> {
+  for await (const _ of lineBatches(src, onLine));
+}
+
+/** {@link eachLine}, pausing after each chunk read (so a caller can take the rows parsed so far). */
+async function* lineBatches(src: ByteSource, onLine: (line: string, number: number) => void): AsyncGenerator<void> {
   const decoder = new StringDecoder('utf8');
   const tooLong = (n: number) => invalid(`line ${n} is longer than ${MAX_LINE_LENGTH} characters, the most a line may hold`);
   let n = 0; // lines ended so far
@@ -501,6 +580,7 @@ async function eachLine(src: ByteSource, onLine: (line: string, number: number) 
       from = nl + 1;
     }
     carry = s.slice(from);
+    yield;
   }
   const last = carry + decoder.end();
   if (last !== '') emit(last);
@@ -630,7 +710,10 @@ function fastRow(line: string, delim: number, cols: number, labelIdx: number, da
 const MIN_CHUNK_VALUES = 1 << 12;
 const MAX_CHUNK_VALUES = 1 << 22; // 16 MiB
 
-/** Float32 values of whole rows, gathered in chunks and joined once at the end. */
+/**
+ * Float32 values of whole rows, gathered in chunks and joined once at the end; or, with
+ * `chunkRows`, handed out in chunks of that many rows as they fill ({@link RowStore.take}).
+ */
 class RowStore {
   private done: Float32Array[] = [];
   private stored = 0; // values in `done`
@@ -638,7 +721,10 @@ class RowStore {
   cur = new Float32Array(0);
   k = 0;
 
-  constructor(private readonly rowLen: number) {}
+  constructor(
+    private readonly rowLen: number,
+    private readonly chunkRows?: number,
+  ) {}
 
   /** Makes room for one more row in `cur` at `k`. */
   room(): void {
@@ -646,6 +732,11 @@ class RowStore {
     if (this.k > 0) {
       this.done.push(this.cur.subarray(0, this.k));
       this.stored += this.k;
+    }
+    if (this.chunkRows !== undefined) {
+      this.cur = new Float32Array(this.chunkRows * this.rowLen);
+      this.k = 0;
+      return;
     }
     const want = Math.min(MAX_CHUNK_VALUES, Math.max(MIN_CHUNK_VALUES, this.stored));
     this.cur = new Float32Array(Math.max(1, Math.floor(want / this.rowLen)) * this.rowLen);
@@ -665,15 +756,46 @@ class RowStore {
     this.cur = new Float32Array(0);
     return out;
   }
+
+  /** The full chunks so far, and with `all` the partly filled one too; they leave the store. */
+  take(all: boolean): Float32Array[] {
+    const out = this.done;
+    this.done = [];
+    this.stored = 0;
+    if (all && this.k > 0) {
+      out.push(this.cur.subarray(0, this.k));
+      this.cur = new Float32Array(0);
+      this.k = 0;
+    }
+    return out;
+  }
 }
 
-async function readCsv(src: ByteSource, opts: ReadDataOptions): Promise<DataFile> {
-  // The first two lines set the layout (delimiter, header, columns); then rows stream into `store`.
+/** A CSV parser fed line by line: the first two lines set the layout, then rows go into `store`. */
+interface CsvRows {
+  onLine: (line: string, number: number) => void;
+  /** The layout and rows once known (after two lines, or at the end with `finish`). */
+  state: () => CsvState | undefined;
+  /** Ends the input: the layout of a one-line file is set now. */
+  finish: () => CsvState;
+}
+
+interface CsvState {
+  header?: string[];
+  labelIdx: number;
+  featureCols: number;
+  store: RowStore;
+  /** The label column's cells, trimmed, one per row not yet taken. */
+  labelCells: string[];
+  rows: number;
+}
+
+function csvRows(opts: ReadDataOptions, chunkRows?: number): CsvRows {
   const head: [string, number][] = [];
   let add: ((line: string, number: number) => void) | undefined;
-  let result: (() => DataFile) | undefined;
+  let state: CsvState | undefined;
 
-  const start = () => {
+  const start = (): CsvState => {
     if (head.length === 0) throw invalid('data is empty');
     const delim = detectDelimiter(head[0][0]);
     const split = makeSplitter(delim);
@@ -687,12 +809,11 @@ async function readCsv(src: ByteSource, opts: ReadDataOptions): Promise<DataFile
     const labelIdx = opts.labelColumn === undefined ? -1 : resolveLabelColumn(opts.labelColumn, cols, header);
     const featureCols = labelIdx >= 0 ? cols - 1 : cols;
     if (featureCols === 0) throw invalid('no feature columns left after removing the label column');
-    const store = new RowStore(featureCols);
-    const labelCells: string[] = [];
-    let rows = 0;
+    const st: CsvState = { header, labelIdx, featureCols, store: new RowStore(featureCols, chunkRows), labelCells: [], rows: 0 };
+    const { store, labelCells } = st;
     add = (text, line) => {
       store.room();
-      rows++;
+      st.rows++;
       if (fast >= 0 && fastRow(text, fast, cols, labelIdx, store.cur, store.k, labelCells)) store.k += featureCols;
       else {
         const cells = split(text);
@@ -703,30 +824,118 @@ async function readCsv(src: ByteSource, opts: ReadDataOptions): Promise<DataFile
         }
       }
       // Checked here, while the line number is known (the only label error text can have).
-      if (labelIdx >= 0 && labelCells[rows - 1] === '') throw invalid(`empty label at line ${line}, column ${labelIdx + 1}`);
+      if (labelIdx >= 0 && labelCells[labelCells.length - 1] === '') throw invalid(`empty label at line ${line}, column ${labelIdx + 1}`);
     };
-    result = () => {
-      const out: DataFile = { matrix: { data: store.join(), rows, cols: featureCols } };
-      if (header) out.columns = header.filter((_, j) => j !== labelIdx);
-      if (labelIdx >= 0) {
-        const enc = encodeLabels(labelCells, (i) => `data row ${i + 1}, column ${labelIdx + 1}`);
-        out.labels = enc.labels;
-        if (enc.names) out.labelNames = enc.names;
-      }
-      return out;
-    };
+    state = st;
     for (const [text, line] of head.slice(hasHeader ? 1 : 0)) add(text, line);
+    return st;
   };
 
-  await eachLine(src, (text, line) => {
-    if (add) add(text, line);
-    else {
-      head.push([text, line]);
-      if (head.length === 2) start();
+  return {
+    onLine: (text, line) => {
+      if (add) add(text, line);
+      else {
+        head.push([text, line]);
+        if (head.length === 2) start();
+      }
+    },
+    state: () => state,
+    finish: () => state ?? start(),
+  };
+}
+
+async function readCsv(src: ByteSource, opts: ReadDataOptions): Promise<DataFile> {
+  const parser = csvRows(opts);
+  await eachLine(src, parser.onLine);
+  const { store, rows, featureCols, header, labelIdx, labelCells } = parser.finish();
+  const out: DataFile = { matrix: { data: store.join(), rows, cols: featureCols } };
+  if (header) out.columns = header.filter((_, j) => j !== labelIdx);
+  if (labelIdx >= 0) {
+    const enc = encodeLabels(labelCells, (i) => `data row ${i + 1}, column ${labelIdx + 1}`);
+    out.labels = enc.labels;
+    if (enc.names) out.labelNames = enc.names;
+  }
+  return out;
+}
+
+/** One chunk of rows from {@link readDataChunks}. */
+export interface DataChunk {
+  /** The chunk's rows (at most `chunkRows`). */
+  matrix: Matrix;
+  /** The index of the chunk's first row in the whole input. */
+  offset: number;
+  /** The label column's cells of these rows, as text (with `labelColumn`). */
+  labels?: string[];
+  /** The column names, when the input has a header (every chunk carries them). */
+  columns?: string[];
+}
+
+/** Rows per chunk of {@link readDataChunks} when not given. */
+export const DEFAULT_CHUNK_ROWS = 65_536;
+
+/**
+ * Reads data chunk by chunk: CSV is parsed as it streams in, so memory holds one chunk of rows
+ * and one chunk of text, whatever the input's size. `.npy`, IDX and JSON are read whole and then
+ * handed out in chunks.
+ *
+ * @param input - a path, or a stream of bytes (`process.stdin`); a stream without
+ *   {@link ReadDataOptions.format} is read as CSV unless it starts with the `.npy` or IDX magic
+ * @param opts - as {@link readDataFile}, and `chunkRows` (default {@link DEFAULT_CHUNK_ROWS})
+ * @throws DggError as {@link readDataFile}, naming the line of a bad row.
+ *
+ * @example
+ * ```ts
+ * for await (const { matrix, offset } of readDataChunks('big.csv', { chunkRows: 10_000 })) console.log(offset, matrix.rows);
+ * ```
+ */
+export async function* readDataChunks(input: DataSource, opts: ReadDataOptions & { chunkRows?: number } = {}): AsyncGenerator<DataChunk> {
+  const chunkRows = opts.chunkRows ?? DEFAULT_CHUNK_ROWS;
+  if (!Number.isInteger(chunkRows) || chunkRows < 1) {
+    throw new DggError('INVALID_OPTION', `chunkRows must be an integer >= 1, got ${String(opts.chunkRows)}`);
+  }
+  checkHeaderOption(opts.header);
+  const name = sourceName(input);
+  const src = await inFile(name, () => openSource(input, opts.maxBytes));
+  try {
+    const format = await inFile(name, async () => streamFormat(input, await src.peek(6), opts.format));
+    if (format !== 'csv') {
+      const whole = await inFile(name, () => readWhole(src, format, opts));
+      const { data, rows, cols } = whole.matrix;
+      const names = whole.labelNames;
+      for (let r = 0; r < rows || (rows === 0 && r === 0); r += chunkRows) {
+        const n = Math.min(chunkRows, rows - r);
+        const chunk: DataChunk = { matrix: { data: data.subarray(r * cols, (r + n) * cols), rows: n, cols }, offset: r };
+        if (whole.labels) chunk.labels = Array.from(whole.labels.subarray(r, r + n), (l) => (names ? names[l] : String(l)));
+        yield chunk;
+      }
+      return;
     }
-  });
-  if (!result) start();
-  return result!();
+    const parser = csvRows(opts, chunkRows);
+    let offset = 0;
+    const take = function* (all: boolean): Generator<DataChunk> {
+      const st = parser.state();
+      if (!st) return;
+      const columns = st.header?.filter((_, j) => j !== st.labelIdx);
+      for (const data of st.store.take(all)) {
+        const rows = data.length / st.featureCols;
+        const chunk: DataChunk = { matrix: { data, rows, cols: st.featureCols }, offset };
+        if (st.labelIdx >= 0) chunk.labels = st.labelCells.splice(0, rows);
+        if (columns) chunk.columns = columns;
+        offset += rows;
+        yield chunk;
+      }
+    };
+    const lines = lineBatches(src, parser.onLine);
+    for (;;) {
+      const r = await inFile(name, () => lines.next());
+      if (r.done) break;
+      yield* take(false);
+    }
+    await inFile(name, async () => parser.finish());
+    yield* take(true);
+  } finally {
+    await src.close();
+  }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -937,22 +1146,40 @@ function jsonToMatrix(v: unknown): Matrix {
  * const { matrix, labels } = await readDataFile('iris.csv', { labelColumn: 'species' });
  * ```
  */
-export async function readDataFile(file: string, opts: ReadDataOptions = {}): Promise<DataFile> {
-  if (opts.header !== undefined && opts.header !== 'auto' && typeof opts.header !== 'boolean') {
-    throw new DggError('INVALID_OPTION', `header must be true, false or 'auto', got ${JSON.stringify(opts.header)}`);
-  }
+export async function readDataFile(file: DataSource, opts: ReadDataOptions = {}): Promise<DataFile> {
+  checkHeaderOption(opts.header);
   return withSource(file, opts.maxBytes, async (src) => {
-    const format = formatOf(file, await src.peek(6));
-    if (format === 'csv') return readCsv(src, opts);
-    const matrix = format === 'json' ? jsonToMatrix(parseJsonText(await src.text())) : ndToMatrix(await readNd(src, format));
-    if (opts.labelColumn === undefined) return { matrix };
-    const idx = resolveLabelColumn(opts.labelColumn, matrix.cols, undefined);
-    const { rest, column } = splitColumn(matrix, idx);
-    const enc = encodeLabels(Array.from(column), (i) => `row ${i}`);
-    const out: DataFile = { matrix: rest, labels: enc.labels };
-    if (enc.names) out.labelNames = enc.names;
-    return out;
+    const format = streamFormat(file, await src.peek(6), opts.format);
+    return format === 'csv' ? readCsv(src, opts) : readWhole(src, format, opts);
   });
+}
+
+function checkHeaderOption(header: unknown): void {
+  if (header !== undefined && header !== 'auto' && typeof header !== 'boolean') {
+    throw new DggError('INVALID_OPTION', `header must be true, false or 'auto', got ${JSON.stringify(header)}`);
+  }
+}
+
+/** The format of a path (see {@link formatOf}) or of a stream (CSV unless its magic says otherwise). */
+function streamFormat(input: DataSource, magic: Buffer, forced: Format | undefined): Format {
+  if (typeof input === 'string' || forced !== undefined) return formatOf(sourceName(input), magic, forced);
+  try {
+    return formatOf('', magic);
+  } catch {
+    return 'csv';
+  }
+}
+
+/** A binary or JSON file, read whole, with its label column split off. */
+async function readWhole(src: ByteSource, format: Exclude<Format, 'csv'>, opts: ReadDataOptions): Promise<DataFile> {
+  const matrix = format === 'json' ? jsonToMatrix(parseJsonText(await src.text())) : ndToMatrix(await readNd(src, format));
+  if (opts.labelColumn === undefined) return { matrix };
+  const idx = resolveLabelColumn(opts.labelColumn, matrix.cols, undefined);
+  const { rest, column } = splitColumn(matrix, idx);
+  const enc = encodeLabels(Array.from(column), (i) => `row ${i}`);
+  const out: DataFile = { matrix: rest, labels: enc.labels };
+  if (enc.names) out.labelNames = enc.names;
+  return out;
 }
 
 /**
@@ -1056,43 +1283,95 @@ export async function writeFileAtomic(
   file: string,
   content: string | Uint8Array | ((handle: FileHandle) => Promise<void>),
 ): Promise<void> {
-  const key = path.resolve(file);
-  const run = (writing.get(key) ?? Promise.resolve()).then(() => writeOnce(file, content));
-  const tail = run.catch(() => undefined);
-  writing.set(key, tail);
+  const out = await AtomicFile.open(file);
   try {
-    await run;
-  } finally {
-    if (writing.get(key) === tail) writing.delete(key);
+    if (typeof content === 'function') await content(out.handle);
+    else await out.handle.writeFile(content);
+  } catch (e) {
+    await out.abort();
+    throw e instanceof DggError ? e : ioError('write', file, e);
   }
+  await out.commit();
 }
 
-async function writeOnce(file: string, content: string | Uint8Array | ((handle: FileHandle) => Promise<void>)): Promise<void> {
-  let st: Stats | undefined;
-  try {
-    st = await fsp.stat(file);
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw ioError('write', file, e);
+/**
+ * A file written in pieces and put in place atomically by {@link AtomicFile.commit}, as
+ * {@link writeFileAtomic} does (which is built on it): a temporary file beside the target,
+ * created exclusively, flushed and renamed over it; {@link AtomicFile.abort} removes it and leaves
+ * the target as it was. Writes to one path from this process run one after another: `open` waits
+ * for the previous one to commit or abort.
+ */
+export class AtomicFile {
+  private done = false;
+
+  private constructor(
+    readonly file: string,
+    /** The open temporary file. */
+    readonly handle: FileHandle,
+    private readonly tmp: string,
+    private readonly release: () => void,
+  ) {}
+
+  /** @throws DggError `IO_ERROR` with the path, also when `file` exists and is not a regular file. */
+  static async open(file: string): Promise<AtomicFile> {
+    const key = path.resolve(file);
+    const previous = writing.get(key) ?? Promise.resolve();
+    let release!: () => void;
+    const mine = new Promise<void>((resolve) => (release = resolve));
+    writing.set(key, mine);
+    const done = () => {
+      release();
+      if (writing.get(key) === mine) writing.delete(key);
+    };
+    await previous;
+    try {
+      let st: Stats | undefined;
+      try {
+        st = await fsp.stat(file);
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw ioError('write', file, e);
+      }
+      if (st && !st.isFile()) throw new DggError('IO_ERROR', `cannot write '${file}': it exists and is ${fileKind(st)}, not a regular file`);
+      const tmp = `${file}.tmp-${process.pid}-${randomBytes(6).toString('hex')}`;
+      let handle: FileHandle;
+      try {
+        handle = await fsp.open(tmp, 'wx');
+      } catch (e) {
+        throw ioError('write', file, e);
+      }
+      return new AtomicFile(file, handle, tmp, done);
+    } catch (e) {
+      done();
+      throw e;
+    }
   }
-  if (st && !st.isFile()) throw new DggError('IO_ERROR', `cannot write '${file}': it exists and is ${fileKind(st)}, not a regular file`);
-  const tmp = `${file}.tmp-${process.pid}-${randomBytes(6).toString('hex')}`;
-  let handle: FileHandle | undefined;
-  let created = false;
-  try {
-    handle = await fsp.open(tmp, 'wx');
-    created = true;
-    if (typeof content === 'function') await content(handle);
-    else await handle.writeFile(content);
-    // Flush before the rename so that a crash cannot leave a renamed but empty file.
-    await handle.sync();
-    await handle.close();
-    handle = undefined;
-    await fsp.rename(tmp, file);
-  } catch (e) {
-    await handle?.close().catch(() => undefined);
-    // Only a file this call created: whatever held the name before (EEXIST) is not ours to remove.
-    if (created) await fsp.rm(tmp, { force: true }).catch(() => undefined);
-    throw e instanceof DggError ? e : ioError('write', file, e);
+
+  /** Flushes the file and renames it over the target. */
+  async commit(): Promise<void> {
+    if (this.done) return;
+    this.done = true;
+    try {
+      // Flush before the rename so that a crash cannot leave a renamed but empty file.
+      await this.handle.sync();
+      await this.handle.close();
+      await fsp.rename(this.tmp, this.file);
+    } catch (e) {
+      await this.handle.close().catch(() => undefined);
+      // Only the file this call created: whatever held the name before (EEXIST) is not ours to remove.
+      await fsp.rm(this.tmp, { force: true }).catch(() => undefined);
+      throw ioError('write', this.file, e);
+    } finally {
+      this.release();
+    }
+  }
+
+  /** Removes the temporary file; the target keeps its old content (or stays absent). */
+  async abort(): Promise<void> {
+    if (this.done) return;
+    this.done = true;
+    await this.handle.close().catch(() => undefined);
+    await fsp.rm(this.tmp, { force: true }).catch(() => undefined);
+    this.release();
   }
 }
 
@@ -1187,4 +1466,124 @@ export async function writeMatrix(file: string, m: Matrix): Promise<void> {
   }
   const sep = format === 'tsv' ? '\t' : ',';
   return writeFileAtomic(file, chunked(rows, (r) => `${row(r, sep)}\n`));
+}
+
+/** The size of a streamed `.npy` header: room for any shape, patched in when the rows are known. */
+const NPY_STREAM_HEADER = 128;
+
+function npyHeaderBytes(descr: string, shape: number[], size: number): Buffer {
+  const shapeText = shape.length === 1 ? `(${shape[0]},)` : `(${shape.join(', ')})`;
+  let header = `{'descr': '${descr}', 'fortran_order': False, 'shape': ${shapeText}, }`;
+  // Padded with spaces to `size` bytes (a multiple of 64, as numpy aligns the data).
+  header += ' '.repeat(size - 10 - header.length - 1) + '\n';
+  const head = Buffer.alloc(10);
+  NPY_MAGIC.copy(head, 0);
+  head[6] = 1;
+  head[7] = 0;
+  head.writeUInt16LE(header.length, 8);
+  return Buffer.concat([head, Buffer.from(header, 'latin1')]);
+}
+
+/**
+ * Labels or matrix rows written chunk by chunk, with the formats and text of {@link writeLabels}
+ * and {@link writeMatrix}, so an output never has to be held whole: text goes out as each chunk
+ * comes, and a `.npy` file gets its header (the row count) at {@link ChunkWriter.close}. The file
+ * appears, atomically, only at `close`; {@link ChunkWriter.abort} leaves the target untouched.
+ *
+ * @example
+ * ```ts
+ * const out = await ChunkWriter.open('labels.npy', 'labels');
+ * for await (const { labels } of model.predictStream('big.csv')) await out.write(labels);
+ * await out.close();
+ * ```
+ */
+export class ChunkWriter {
+  private rows = 0;
+  private cols = -1;
+  private pos = 0;
+
+  private constructor(
+    private readonly out: AtomicFile,
+    private readonly kind: 'labels' | 'matrix',
+    private readonly format: OutFormat,
+  ) {}
+
+  /** @throws DggError `INVALID_OPTION` for an unsupported extension, `IO_ERROR` when the file cannot be created. */
+  static async open(file: string, kind: 'labels' | 'matrix'): Promise<ChunkWriter> {
+    const format = outFormat(file);
+    const w = new ChunkWriter(await AtomicFile.open(file), kind, format);
+    if (format === 'npy') await w.put(Buffer.alloc(NPY_STREAM_HEADER, 0x20));
+    else if (format === 'json') await w.put('[');
+    return w;
+  }
+
+  private async put(data: string | Uint8Array): Promise<void> {
+    const bytes = typeof data === 'string' ? Buffer.from(data) : data;
+    try {
+      await this.out.handle.write(bytes, 0, bytes.length, this.pos);
+    } catch (e) {
+      throw ioError('write', this.out.file, e);
+    }
+    this.pos += bytes.length;
+  }
+
+  /** Appends labels (`kind` 'labels') or the rows of a matrix (`kind` 'matrix'). */
+  async write(chunk: Int32Array | Matrix): Promise<void> {
+    if (this.kind === 'labels') {
+      const l = toLabels(chunk as Int32Array);
+      if (this.format === 'npy') {
+        let body = Buffer.from(l.buffer, l.byteOffset, l.byteLength);
+        if (!HOST_LE) (body = Buffer.from(body)).swap32();
+        await this.put(body);
+      } else {
+        const sep = this.format === 'json' ? ',' : '\n';
+        let text = '';
+        for (let i = 0; i < l.length; i++) text += this.format === 'json' ? `${this.rows + i ? sep : ''}${l[i]}` : `${l[i]}\n`;
+        await this.put(text);
+      }
+      this.rows += l.length;
+      return;
+    }
+    const { data, rows, cols } = toMatrix(chunk as Matrix);
+    if (this.cols >= 0 && cols !== this.cols) {
+      throw new DggError('DIMENSION_MISMATCH', `${this.out.file}: a chunk has ${cols} columns, the earlier ones ${this.cols}`);
+    }
+    this.cols = cols;
+    if (this.format === 'npy') {
+      let body = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+      if (!HOST_LE) (body = Buffer.from(body)).swap32();
+      await this.put(body);
+    } else {
+      const sep = this.format === 'tsv' ? '\t' : ',';
+      let text = '';
+      const parts = new Array<string>(cols);
+      for (let r = 0; r < rows; r++) {
+        for (let c = 0; c < cols; c++) parts[c] = f32Text(data[r * cols + c]);
+        text += this.format === 'json' ? `${this.rows + r ? ',\n' : ''}[${parts.join(',')}]` : `${parts.join(sep)}\n`;
+      }
+      await this.put(text);
+    }
+    this.rows += rows;
+  }
+
+  /** Finishes the file and puts it in place. */
+  async close(): Promise<void> {
+    try {
+      if (this.format === 'json') await this.put(']\n');
+      if (this.format === 'npy') {
+        const shape = this.kind === 'labels' ? [this.rows] : [this.rows, Math.max(this.cols, 0)];
+        const head = npyHeaderBytes(this.kind === 'labels' ? '<i4' : '<f4', shape, NPY_STREAM_HEADER);
+        await this.out.handle.write(head, 0, head.length, 0);
+      }
+    } catch (e) {
+      await this.out.abort();
+      throw e instanceof DggError ? e : ioError('write', this.out.file, e);
+    }
+    await this.out.commit();
+  }
+
+  /** Drops what was written; the target keeps its old content (or stays absent). */
+  async abort(): Promise<void> {
+    await this.out.abort();
+  }
 }

@@ -171,6 +171,12 @@ export const fitOptionsSchema = z.strictObject(
     seed: intIn(0, 2 ** 32 - 1).default(DEFAULTS.seed),
     /** Compute device; `auto` uses CUDA when the addon was built with it and a GPU is present. */
     device: oneOf(['auto', 'cpu', 'cuda']).default(DEFAULTS.device),
+    /**
+     * CPU threads that train (and build graphs); unset: every core available to the process. Each
+     * fit or graph build runs on a pool of its own with this many threads, outside libuv's pool.
+     * Not stored in a model file: it changes how fast a fit runs, not what it computes.
+     */
+    threads: intIn(1, 1024).optional(),
   },
   must('an object'),
 );
@@ -212,6 +218,7 @@ export interface NativeOptions {
   kmeansRestarts: number;
   seed: number;
   device: string;
+  threads?: number;
 }
 
 /** Renders an issue path as `epochs.dgg` or `hidden[1]`. */
@@ -372,5 +379,6 @@ export function toNativeOptions(o: ResolvedOptions): NativeOptions {
     kmeansRestarts: o.kmeansRestarts,
     seed: o.seed,
     device: o.device,
+    threads: o.threads,
   };
 }
