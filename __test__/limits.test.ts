@@ -46,3 +46,15 @@ describe('option limits', () => {
     expect(() => parseOptions({ nClusters: 2 ** 32 + 3 })).toThrow(/nClusters/);
   });
 });
+
+describe('memory check', () => {
+  it('should refuse a fit larger than the memory available before allocating, naming the option', async () => {
+    const { DGG } = await import('../ts/index');
+    const { rejection } = await import('./helpers');
+    const before = process.memoryUsage().rss;
+    const rowsIn = Array.from({ length: 10 }, (_, i) => [i % 3, i % 5, i % 7]);
+    const message = await rejection(new DGG({ nClusters: 2, neighbours: 3, hidden: [65536, 65536, 65536], device: 'cpu' }).fit(rowsIn), 'INVALID_OPTION');
+    expect(message).toMatch(/^hidden: this fit needs about [\d.]+ [GT]B of memory \([\d.]+ [GT]B for the network parameters.* with hidden = \[65536, 65536, 65536\]\), more than the [\d.]+ [MGT]B available; reduce hidden, or set DGG_MEMORY_CHECK=off to try anyway$/);
+    expect(process.memoryUsage().rss - before).toBeLessThan(2 ** 28);
+  });
+});

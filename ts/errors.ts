@@ -8,10 +8,12 @@
 /**
  * What went wrong, as a stable string that callers can switch on.
  *
- * - `INVALID_OPTION`: an option (or CLI flag) is missing, unknown or out of range.
+ * - `INVALID_OPTION`: an option (or CLI flag) is missing, unknown or out of range, or a fit would
+ *   need more memory than is available (the message names the option to reduce).
  * - `INVALID_DATA`: the input data is malformed (empty, ragged, non-finite, unparsable).
  * - `IO_ERROR`: a file could not be read or written.
- * - `MODEL_FORMAT`: a saved model is corrupt or from an incompatible version.
+ * - `MODEL_FORMAT`: a saved model is corrupt, from an incompatible version, or too large for the
+ *   memory available.
  * - `DIMENSION_MISMATCH`: shapes do not agree (features vs. model, labels vs. rows).
  * - `CANCELLED`: the work was aborted through an `AbortSignal`.
  * - `NON_FINITE`: training diverged (a loss or parameter became NaN or infinite).

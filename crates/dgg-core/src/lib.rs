@@ -9,6 +9,7 @@ pub mod error;
 pub mod grad;
 pub mod kmeans;
 pub mod loss;
+pub mod memory;
 pub mod metrics;
 pub mod model;
 pub mod nn;

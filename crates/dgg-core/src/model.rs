@@ -9,7 +9,8 @@
 //! Loading trusts nothing in the file, and checks it before allocating anything from it: the
 //! checksum (files saved before it existed have none and still load), then the metadata (the
 //! configuration's ranges as a fit checks them, the shape against the configuration, at most
-//! [`MAX_PARAMETERS`] parameters, a finite scaler of the right length), then every tensor's name,
+//! [`MAX_PARAMETERS`] parameters, a finite scaler of the right length), then that the parameters fit
+//! in the memory available ([`crate::memory::check_load`]; `DGG_MEMORY_CHECK=off` skips it), then every tensor's name,
 //! dtype and shape against the ones the shape implies (so a file can only make the loader allocate
 //! what it holds), and every weight finite. Any failure is a `MODEL_FORMAT` error naming the file
 //! and the field.
@@ -117,6 +118,8 @@ impl Model {
         let scaler: Scaler = serde_json::from_str(&field("scaler")?).map_err(|e| parse_err("scaler", e))?;
         let likelihood: Likelihood = serde_json::from_str(&field("likelihood")?).map_err(|e| parse_err("likelihood", e))?;
         check_metadata(&config, &shape, &scaler).map_err(bad)?;
+        // A genuine file can declare a network larger than this machine's memory: refuse it now.
+        crate::memory::check_load_here(&shape).map_err(bad)?;
         // Only now, with every tensor known to be in the file as the shape says, allocate.
         file.check_parameters(&expected_parameters(&shape)).map_err(bad)?;
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(0);

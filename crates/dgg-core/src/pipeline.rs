@@ -7,8 +7,9 @@ use crate::data::{choose_likelihood, validate_matrix, Scaler};
 use crate::device;
 use crate::error::{DggError, Result};
 use crate::kmeans::kmeans;
+use crate::memory;
 use crate::model::{argmax_rows, Model};
-use crate::nn::{Networks, Shape};
+use crate::nn::Networks;
 use crate::pretrain::{self, map_batched};
 use crate::prior::{graph_targets, self_graph, GammaTable};
 use crate::spectral::spectral_labels;
@@ -64,6 +65,8 @@ pub fn fit_resumable(data: &[f32], n: usize, d: usize, cfg: &Config, graph: Opti
             return Err(DggError::option("graph", format!("has {} points, the data has {n} rows", g.n)));
         }
     }
+    // Before anything big is allocated: a fit that cannot fit in memory is refused, not killed.
+    memory::check_fit_here(n, d, cfg)?;
     let (device, device_reason) = device::select(cfg.device)?;
     let scaler = Scaler::fit(cfg.scale, data, n, d);
     let scaled = scaler.apply(data, d);
@@ -76,16 +79,7 @@ pub fn fit_resumable(data: &[f32], n: usize, d: usize, cfg: &Config, graph: Opti
     };
     let x = Tensor::from_slice(&scaled, (n, d), &device)?;
     let mut rng = ChaCha8Rng::seed_from_u64(cfg.seed);
-    let shape = Shape {
-        input_dim: d,
-        hidden: cfg.hidden.clone(),
-        latent_dim: cfg.latent_dim,
-        n_clusters: cfg.n_clusters,
-        classifier_hidden: match cfg.classifier {
-            crate::config::ClassifierKind::Linear => vec![],
-            crate::config::ClassifierKind::Mlp => vec![64],
-        },
-    };
+    let shape = memory::fit_shape(d, cfg);
     let nets = Networks::new(&shape, &mut rng, DType::F32, &device)?;
     let mut history = Vec::new();
     let mut warnings: Vec<String> = Vec::new();
