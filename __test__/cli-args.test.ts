@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -307,6 +308,34 @@ describe('main', () => {
     const missing = path.join(dir, 'pred.csv');
     expect(await main(['evaluate', '--pred', missing, '--truth', missing], io)).toBe(1);
     expect(out.stderr).toMatch(/^dgg-native: error \[IO_ERROR\]: cannot read '.*pred\.csv'/);
+  });
+
+  it.skipIf(process.platform === 'win32')('should refuse a device or FIFO output target before reading data, suggesting - for stdout', async () => {
+    // /dev/null is only stat'ed: the check comes before the extension check and before any write.
+    const fifo = path.join(dir, 'pipe.csv');
+    execFileSync('mkfifo', [fifo]);
+    const cases: [string[], string, string][] = [
+      [['fit', '--out', '/dev/null'], '--out', "a device, not a regular file; use '--out -' to write the labels to stdout"],
+      [['fit', '--out', fifo], '--out', "a FIFO, not a regular file; use '--out -' to write the labels to stdout"],
+      [['fit', '--model', '/dev/null'], '--model', 'a device, not a regular file; give --model a file path'],
+      [['fit', '--model', fifo], '--model', 'a FIFO, not a regular file; give --model a file path'],
+      [['fit', '--proba', fifo], '--proba', 'a FIFO'],
+      [['fit', '--embedding', '/dev/null'], '--embedding', 'a device'],
+      [['fit', '--report', fifo], '--report', 'a FIFO'],
+      [['predict', '--model', path.join(dir, 'absent.dgg'), 'x.csv', '--out', '/dev/null'], '--out', "a device, not a regular file; use '--out -'"],
+      [['predict', '--model', path.join(dir, 'absent.dgg'), 'x.csv', '--proba', fifo], '--proba', 'a FIFO'],
+    ];
+    for (const [argv, flag, what] of cases) {
+      const { io, out } = fakeIO();
+      expect(await main(argv, io), argv.join(' ')).toBe(1);
+      const target = argv[argv.indexOf(flag) + 1];
+      expect(out.stderr).toMatch(/^dgg-native: error \[IO_ERROR\]: /);
+      expect(out.stderr).toContain(`${flag}: cannot write '${target}': it exists and is ${what}`);
+      expect(out.stderr).not.toMatch(/extension/);
+      expect(out.stdout).toBe('');
+    }
+    expect(fs.statSync(fifo).isFIFO()).toBe(true);
+    expect(fs.readdirSync(dir)).toEqual(['pipe.csv']);
   });
 
   it('should report labels of different lengths before loading the library', async () => {

@@ -1,9 +1,10 @@
 import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { DGG, DggError, saveGraph, type Graph } from '../ts/index';
+import { DGG, DggError, saveGraph, writeLabels, type Graph } from '../ts/index';
 import { blobs, SMALL } from './helpers';
 
 // Hostile model files and unsafe save targets: every failure is a DggError with a code that names
@@ -59,6 +60,37 @@ function editMeta(parts: Parts, key: string, edit: (v: any) => void): Parts {
   return out;
 }
 
+/**
+ * Recomputes the checksum as a writer who knows the format would (crates/dgg-core/src/model.rs
+ * `checksum`): SHA-256 over each metadata entry but the checksum, by key, then each tensor's name,
+ * dtype, shape and bytes, by name, every item preceded by its length (u64, little-endian).
+ */
+function sealed(parts: Parts): Parts {
+  const out = unsealed(parts);
+  const h = createHash('sha256');
+  const put = (b: Buffer) => {
+    const n = Buffer.alloc(8);
+    n.writeBigUInt64LE(BigInt(b.length));
+    h.update(n).update(b);
+  };
+  const meta = out.header.__metadata__ as Record<string, string>;
+  for (const k of Object.keys(meta).sort()) {
+    put(Buffer.from(k));
+    put(Buffer.from(meta[k]));
+  }
+  for (const name of Object.keys(out.header).filter((k) => k !== '__metadata__').sort()) {
+    const t = out.header[name];
+    put(Buffer.from(name));
+    put(Buffer.from(JSON.stringify(t.dtype)));
+    const dims = Buffer.alloc(8 * t.shape.length);
+    t.shape.forEach((x: number, i: number) => dims.writeBigUInt64LE(BigInt(x), 8 * i));
+    put(dims);
+    put(out.data.subarray(t.data_offsets[0], t.data_offsets[1]));
+  }
+  meta.checksum = `sha256:${h.digest('hex')}`;
+  return out;
+}
+
 const rows = blobs(20, 6).rows.map((r) => r.map((v) => v - 0.5));
 let bytes: Buffer;
 let model: DGG;
@@ -73,6 +105,12 @@ beforeAll(async () => {
   bytes = fs.readFileSync(file);
   fs.rmSync(file);
 });
+
+async function written(name: string, b: Buffer): Promise<string> {
+  const file = path.join(dir, name);
+  fs.writeFileSync(file, b);
+  return file;
+}
 
 async function loadError(name: string, b: Buffer): Promise<DggError> {
   const file = path.join(dir, name);
@@ -133,6 +171,33 @@ describe('model files', () => {
     for (const [name, parts, re] of cases) expect((await loadError(`${name}.dgg`, join(parts))).message).toMatch(re);
   });
 
+  it('should refuse a bad config in a sealed file with MODEL_FORMAT naming the file and the field, from load and fromBuffer', async () => {
+    const p = split(bytes);
+    // Each file carries a recomputed checksum, so only the metadata checks can refuse it.
+    expect((await DGG.load(await written('resealed.dgg', join(sealed(p))))).options).toEqual(model.options);
+    const both = (edit: (v: any) => void) => editMeta(editMeta(p, 'config', edit), 'shape', edit);
+    const poisson = unsealed(p);
+    poisson.header.__metadata__.likelihood = '"poisson"';
+    const cases: [string, Parts, RegExp][] = [
+      ['latent', both((v) => (v.latent_dim = 0)), /'config' is invalid: latentDim: .*got 0/],
+      ['latent-shape', editMeta(p, 'shape', (s) => (s.latent_dim = 0)), /'shape\.latent_dim' is 0/],
+      ['clusters', both((v) => (v.n_clusters = 0)), /'config' is invalid: nClusters: .*got 0/],
+      ['hidden', both((v) => (v.hidden = [32, 0])), /'config' is invalid: hidden\[1\]: .*got 0/],
+      ['likelihood', poisson, /'likelihood' is invalid: unknown variant `poisson`/],
+      ['config-likelihood', editMeta(p, 'config', (c) => (c.likelihood = 'poisson')), /'config' is invalid: unknown variant `poisson`/],
+      // The engine takes a u64 seed; the SDK's options allow 0..2^32 - 1.
+      ['seed', editMeta(p, 'config', (c) => (c.seed = 2 ** 33)), /'config' is invalid: seed: .*8589934592/],
+    ];
+    for (const [name, parts, re] of cases) {
+      const b = join(sealed(parts));
+      expect((await loadError(`${name}.dgg`, b)).message).toMatch(re);
+      const e = await failure(DGG.fromBuffer(b));
+      expect(e.code, e.message).toBe('MODEL_FORMAT');
+      expect(e.message).toMatch(/^buffer: metadata field /);
+      expect(e.message).toMatch(re);
+    }
+  });
+
   it('should load a file saved before checksums existed', async () => {
     const p = split(bytes);
     expect(p.header.__metadata__.checksum).toMatch(/^sha256:[0-9a-f]{64}$/);
@@ -165,6 +230,43 @@ describe('saving', () => {
       const back = Array.from((await (await DGG.load(file)).predictProba(rows)).data);
       expect(answers).toContainEqual(back);
       expect(fs.readdirSync(dir)).toEqual(['model.dgg']);
+    }
+  });
+
+  it('should name the folder when it is missing or removed during a save', async () => {
+    const missing = path.join(dir, 'missing');
+    const gone = `the folder '${missing}' does not exist (or was removed during the save)`;
+    expect((await failure(model.save(path.join(missing, 'm.dgg')))).message).toBe(`${path.join(missing, 'm.dgg')}: finding its folder failed: ${gone}`);
+    expect((await failure(saveGraph(graph, path.join(missing, 'g.bin')))).message).toContain(gone);
+    expect((await failure(writeLabels(path.join(missing, 'l.csv'), [0, 1]))).message).toBe(
+      `cannot write '${path.join(missing, 'l.csv')}': its folder '${missing}' does not exist (or was removed during the write) (ENOENT)`,
+    );
+    // Two saves to one path racing the folder's removal: whichever step each has reached, the error
+    // names the folder (before, "No such file or directory (os error 2) at path <temporary file>").
+    for (let round = 0; round < 30; round++) {
+      const sub = path.join(dir, `d${round}`);
+      fs.mkdirSync(sub);
+      // Files appearing while it removes the folder make rmdir fail (ENOTEMPTY): it tries again.
+      const remove = async () => {
+        for (let i = 0; i < 100 && fs.existsSync(sub); i++) {
+          await new Promise((r) => setTimeout(r, i === 0 ? round % 3 : 1));
+          try {
+            fs.rmSync(sub, { recursive: true, force: true });
+          } catch {
+            // ENOTEMPTY: again
+          }
+        }
+      };
+      const [results] = await Promise.all([
+        Promise.allSettled([model.save(path.join(sub, 'm.dgg')), model.save(path.join(sub, 'm.dgg')), writeLabels(path.join(sub, 'l.csv'), [0, 1])]),
+        remove(),
+      ]);
+      for (const r of results) {
+        if (r.status === 'fulfilled') continue;
+        expect(r.reason).toBeInstanceOf(DggError);
+        expect(r.reason.code, r.reason.message).toBe('IO_ERROR');
+        expect(r.reason.message).toMatch(new RegExp(`folder '${sub}' does not exist \\(or was removed during the (save|write)\\)`));
+      }
     }
   });
 

@@ -9,7 +9,7 @@ import * as path from 'node:path';
 import * as zlib from 'node:zlib';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { rejection } from './helpers';
-import { DEFAULT_MAX_BYTES, MAX_LINE_LENGTH, readDataFile, readLabelsFile, writeFileAtomic, writeLabels } from '../ts/io';
+import { ChunkWriter, DEFAULT_MAX_BYTES, MAX_LINE_LENGTH, readDataFile, readLabelsFile, writeFileAtomic, writeLabels, writeMatrix } from '../ts/io';
 
 // randomBytes stays the real one unless a test asks for a known value (to plant a file at the
 // temporary name a write will use).
@@ -195,6 +195,15 @@ describe('writeFileAtomic: hostile targets', () => {
     expect(await rejection(writeLabels(p, new Int32Array([1])), 'IO_ERROR')).toBe(`cannot write '${p}': it exists and is a FIFO, not a regular file`);
     expect(fs.statSync(p).isFIFO()).toBe(true);
     expect(fs.readdirSync(dir)).toEqual(['out.csv']);
+  });
+
+  it('should refuse a device target before its extension is checked', async (ctx) => {
+    // Only stat'ed: the check comes before anything is opened.
+    if (!fs.existsSync('/dev/null') || !fs.statSync('/dev/null').isCharacterDevice()) ctx.skip();
+    const what = "cannot write '/dev/null': it exists and is a device, not a regular file";
+    expect(await rejection(writeLabels('/dev/null', new Int32Array([1])), 'IO_ERROR')).toBe(what);
+    expect(await rejection(writeMatrix('/dev/null', { data: new Float32Array([1]), rows: 1, cols: 1 }), 'IO_ERROR')).toBe(what);
+    expect(await rejection(ChunkWriter.open('/dev/null', 'labels'), 'IO_ERROR')).toBe(what);
   });
 
   it('should refuse a target that leads to a device', async (ctx) => {

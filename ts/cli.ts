@@ -14,6 +14,7 @@ import { parseArgs } from 'node:util';
 import { DggError, fromNative } from './errors';
 import {
   bundledDigitsPath,
+  checkWriteTarget,
   ChunkWriter,
   DATA_FORMATS,
   type DataFormat,
@@ -527,6 +528,24 @@ function checkTruth(truth: Int32Array | undefined, rows: number, what: string): 
   }
 }
 
+/**
+ * Refuses, before any data is read or any model trained, an output flag whose target exists and is
+ * not a regular file (`--out /dev/null`, a FIFO): the writers put a new file in place by rename, so
+ * nothing would ever reach the device or the FIFO's reader. Checked before the extension, so the
+ * message says what is wrong with the target rather than with its name. `stdout` flags take `-`.
+ */
+async function checkOutputs(targets: [flag: string, file: string | undefined, what: string | undefined][]): Promise<void> {
+  for (const [flag, file, what] of targets) {
+    if (file === undefined || (file === '-' && what !== undefined)) continue;
+    const hint = what === undefined ? `; give ${flag} a file path` : `; use '${flag} -' to write ${what} to stdout`;
+    try {
+      await checkWriteTarget(file, hint);
+    } catch (e) {
+      throw e instanceof DggError ? e.withPrefix(`${flag}: `) : e;
+    }
+  }
+}
+
 async function runFit(cmd: FitCommand, io: CliIO): Promise<number> {
   const config = cmd.config ? await readConfig(cmd.config) : {};
   const digits = cmd.input === undefined;
@@ -541,6 +560,13 @@ async function runFit(cmd: FitCommand, io: CliIO): Promise<number> {
   } catch (e) {
     throw cmd.config && e instanceof DggError ? e.withPrefix(`config '${cmd.config}': `) : e;
   }
+  await checkOutputs([
+    ['--out', cmd.out, 'the labels'],
+    ['--embedding', cmd.embedding, undefined],
+    ['--proba', cmd.proba, undefined],
+    ['--model', cmd.model, undefined],
+    ['--report', cmd.report, undefined],
+  ]);
 
   const file = await readDataFile(
     inputSource(input, io),
@@ -646,6 +672,10 @@ function round(v: number, digits: number): number {
 }
 
 async function runPredict(cmd: PredictCommand, io: CliIO): Promise<number> {
+  await checkOutputs([
+    ['--out', cmd.out, 'the labels'],
+    ['--proba', cmd.proba, undefined],
+  ]);
   const truthFile = cmd.labels ? await readLabelsFile(cmd.labels) : undefined;
   const lib = await loadLib();
   const t0 = performance.now();

@@ -346,7 +346,7 @@ export class DGG {
 
   /** Reads a model written by {@link DGG.save}; a corrupt, truncated or foreign file is a `MODEL_FORMAT` error. */
   static async load(path: string): Promise<DGG> {
-    return DGG.fromNative(await rethrowNative(native.NativeModel.load(path)));
+    return DGG.fromNative(await rethrowNative(native.NativeModel.load(path)), path);
   }
 
   /**
@@ -358,13 +358,32 @@ export class DGG {
   static async fromBuffer(bytes: Uint8Array): Promise<DGG> {
     if (!(bytes instanceof Uint8Array)) throw new DggError('INVALID_OPTION', 'fromBuffer: expected a Buffer or Uint8Array of model file bytes');
     const buf = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-    return DGG.fromNative(await rethrowNative(native.NativeModel.fromBuffer(buf, 'buffer')));
+    return DGG.fromNative(await rethrowNative(native.NativeModel.fromBuffer(buf, 'buffer')), 'buffer');
   }
 
-  /** A DGG around a loaded native model, with the options the model file stores. */
-  private static fromNative(model: NativeModel): DGG {
+  /**
+   * A DGG around a loaded native model, with the options the model file stores. The engine checks
+   * the ranges it shares with a fit; an option only this layer limits (a seed above 2^32 - 1) is a
+   * `MODEL_FORMAT` error naming `origin` (the file, or "buffer") and the field, like the engine's.
+   */
+  private static fromNative(model: NativeModel, origin: string): DGG {
     const c = JSON.parse(model.configJson);
-    const dgg = new DGG({
+    let dgg: DGG;
+    try {
+      dgg = DGG.fromConfig(c);
+    } catch (e) {
+      if (e instanceof DggError && e.code === 'INVALID_OPTION') {
+        throw new DggError('MODEL_FORMAT', `${origin}: metadata field 'config' is invalid: ${e.message}`, { cause: e });
+      }
+      throw e;
+    }
+    dgg.model = model;
+    return dgg;
+  }
+
+  /** The options of a model file's `config` (the engine's snake_case JSON). */
+  private static fromConfig(c: any): DGG {
+    return new DGG({
       nClusters: c.n_clusters,
       latentDim: c.latent_dim,
       hidden: c.hidden,
@@ -387,8 +406,6 @@ export class DGG {
       seed: c.seed,
       device: c.device,
     });
-    dgg.model = model;
-    return dgg;
   }
 }
 

@@ -99,7 +99,11 @@ const SYS_REASONS: Record<string, string> = {
 
 function ioError(verb: 'read' | 'write', file: string, e: unknown): DggError {
   const code = (e as NodeJS.ErrnoException | undefined)?.code;
-  const reason = (code && SYS_REASONS[code]) || (e instanceof Error ? e.message : String(e));
+  // A write's ENOENT comes from the folder (missing, or removed while the file was written).
+  const reason =
+    verb === 'write' && code === 'ENOENT'
+      ? `its folder '${path.dirname(file)}' does not exist (or was removed during the write)`
+      : (code && SYS_REASONS[code]) || (e instanceof Error ? e.message : String(e));
   return new DggError('IO_ERROR', `cannot ${verb} '${file}': ${reason}${code ? ` (${code})` : ''}`, { cause: e });
 }
 
@@ -1269,6 +1273,25 @@ function fileKind(st: Stats): string {
 }
 
 /**
+ * Refuses a target that exists and is not a regular file (a FIFO, a device such as `/dev/null`, a
+ * directory, a socket), before anything else about it is checked: the writers put a new file in
+ * place by rename, which a FIFO's reader or a device would never see. Only stats `file`; an absent
+ * target passes (the write reports any other failure). `hint` is appended to the message (the CLI
+ * suggests `-` for stdout).
+ *
+ * @throws DggError `IO_ERROR`: `cannot write '<file>': it exists and is a FIFO, not a regular file`.
+ */
+export async function checkWriteTarget(file: string, hint = ''): Promise<void> {
+  let st: Stats;
+  try {
+    st = await fsp.stat(file);
+  } catch {
+    return;
+  }
+  if (!st.isFile()) throw new DggError('IO_ERROR', `cannot write '${file}': it exists and is ${fileKind(st)}, not a regular file${hint}`);
+}
+
+/**
  * Writes `content` to `file` atomically: into a new temporary file beside it
  * (`${file}.tmp-<pid>-<random>`, created exclusively, so a file or symlink planted at that name is
  * never followed), flushed, then renamed over `file`. On any failure the temporary file is removed
@@ -1437,6 +1460,7 @@ function chunked(rows: number, rowText: (r: number) => string, prefix = '', suff
  *   `IO_ERROR` when the file cannot be written.
  */
 export async function writeLabels(file: string, labels: Int32Array | ArrayLike<number>): Promise<void> {
+  await checkWriteTarget(file);
   const format = outFormat(file);
   const l = toLabels(labels);
   if (format === 'npy') return writeFileAtomic(file, npyBytes('<i4', [l.length], l));
@@ -1453,6 +1477,7 @@ export async function writeLabels(file: string, labels: Int32Array | ArrayLike<n
  *   matrix, `IO_ERROR` when the file cannot be written.
  */
 export async function writeMatrix(file: string, m: Matrix): Promise<void> {
+  await checkWriteTarget(file);
   const format = outFormat(file);
   const { data, rows, cols } = toMatrix(m);
   if (format === 'npy') return writeFileAtomic(file, npyBytes('<f4', [rows, cols], data));
@@ -1510,6 +1535,7 @@ export class ChunkWriter {
 
   /** @throws DggError `INVALID_OPTION` for an unsupported extension, `IO_ERROR` when the file cannot be created. */
   static async open(file: string, kind: 'labels' | 'matrix'): Promise<ChunkWriter> {
+    await checkWriteTarget(file);
     const format = outFormat(file);
     const w = new ChunkWriter(await AtomicFile.open(file), kind, format);
     if (format === 'npy') await w.put(Buffer.alloc(NPY_STREAM_HEADER, 0x20));

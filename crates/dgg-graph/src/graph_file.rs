@@ -145,14 +145,16 @@ static SAVING: Mutex<BTreeMap<PathBuf, Arc<Mutex<()>>>> = Mutex::new(BTreeMap::n
 /// - saves to the same path from this process run one after another, so concurrent saves never
 ///   interleave: each that reports success wrote a whole file, and the last one wins;
 /// - temporary files of the same target left by a killed process (untouched for an hour) are
-///   removed.
+///   removed;
+/// - an error says which step failed, and a folder that is missing (or was removed during the
+///   save) is named rather than reported as a bare "No such file or directory".
 pub fn write_atomic(path: &Path, write: impl FnOnce(&mut File) -> std::io::Result<()>) -> std::io::Result<()> {
     let name = path.file_name().ok_or_else(|| std::io::Error::new(std::io::ErrorKind::InvalidInput, "not a file path (no file name)"))?;
     let dir = match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p,
         _ => Path::new("."),
     };
-    let key = dir.canonicalize()?.join(name);
+    let key = dir.canonicalize().map_err(|e| step("finding its folder", dir, e))?.join(name);
     let lock = SAVING.lock().unwrap_or_else(|e| e.into_inner()).entry(key.clone()).or_default().clone();
     let result = {
         let _one_at_a_time = lock.lock().unwrap_or_else(|e| e.into_inner());
@@ -174,7 +176,7 @@ fn write_now(path: &Path, dir: &Path, name: &std::ffi::OsStr, write: impl FnOnce
                 format!("it exists and is {}, not a regular file; refusing to replace it", file_kind(&m.file_type())),
             ))
         }
-        Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(step("checking the target", dir, e)),
         _ => {}
     }
     let mut prefix = std::ffi::OsString::from(".");
@@ -186,16 +188,27 @@ fn write_now(path: &Path, dir: &Path, name: &std::ffi::OsStr, write: impl FnOnce
     // The permissions File::create gives (0666 less the umask), not tempfile's private 0600.
     #[cfg(unix)]
     builder.permissions(std::os::unix::fs::PermissionsExt::from_mode(0o666));
-    let mut tmp = builder.tempfile_in(dir)?;
+    let mut tmp = builder.tempfile_in(dir).map_err(|e| step("creating the temporary file", dir, e))?;
+    // The writer's own errors pass as they are.
     write(tmp.as_file_mut())?;
-    tmp.as_file().sync_all()?;
+    tmp.as_file().sync_all().map_err(|e| step("flushing the temporary file", dir, e))?;
     // On failure the returned NamedTempFile is dropped, which removes the temporary file.
-    tmp.persist(path).map_err(|e| e.error)?;
+    tmp.persist(path).map_err(|e| step("renaming the temporary file over the target", dir, e.error))?;
     // Persist the rename itself; not possible (nor needed) on every platform.
     if let Ok(d) = File::open(dir) {
         let _ = d.sync_all();
     }
     Ok(())
+}
+
+/// `e`, of the same kind, saying which step of a save failed; a missing folder (`ENOENT` from any
+/// step after the target's own check, which a removal of the folder mid-save causes) is named.
+fn step(doing: &str, dir: &Path, e: std::io::Error) -> std::io::Error {
+    let reason = match e.kind() {
+        std::io::ErrorKind::NotFound => format!("the folder '{}' does not exist (or was removed during the save)", dir.display()),
+        _ => e.to_string(),
+    };
+    std::io::Error::new(e.kind(), format!("{doing} failed: {reason}"))
 }
 
 /// "a FIFO", "a directory", ...: what a non-regular file is, for error messages.

@@ -126,7 +126,43 @@ fn a_failed_write_leaves_the_old_file_and_no_temporary_file() {
     assert_eq!(e.to_string(), "disk full");
     assert_eq!(read_regular(&path).unwrap(), b"old");
     assert_eq!(names(&dir), ["out.bin"]);
-    // Into a missing folder: an error, nothing created.
-    assert!(write_atomic(&dir.join("missing/out.bin"), |f| f.write_all(b"x")).is_err());
+    // Into a missing folder: an error naming the folder, nothing created.
+    let e = write_atomic(&dir.join("missing/out.bin"), |f| f.write_all(b"x")).unwrap_err();
+    assert_eq!(e.kind(), std::io::ErrorKind::NotFound);
+    assert_eq!(
+        e.to_string(),
+        format!("finding its folder failed: the folder '{}' does not exist (or was removed during the save)", dir.join("missing").display())
+    );
     std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn a_save_racing_the_removal_of_its_folder_says_so() {
+    // Each round: two saves to one path while another thread removes the folder. Whichever step a
+    // save is at when the folder goes (resolving it, creating the temporary file, renaming), the
+    // error names the folder and what happened, never a bare "No such file or directory".
+    let base = temp_dir("safety-removed");
+    let mut failures = 0;
+    for round in 0..60 {
+        let dir = base.join(format!("d{round}"));
+        std::fs::create_dir(&dir).unwrap();
+        let path = dir.join("out.bin");
+        let results: Vec<std::io::Result<()>> = std::thread::scope(|s| {
+            let saves: Vec<_> = (0..2).map(|_| s.spawn(|| write_atomic(&path, |f| f.write_all(&[7u8; 4096])))).collect();
+            s.spawn(|| {
+                std::thread::sleep(std::time::Duration::from_micros(50 * (round % 8)));
+                let _ = std::fs::remove_dir_all(&dir);
+            });
+            saves.into_iter().map(|h| h.join().unwrap()).collect()
+        });
+        for e in results.into_iter().filter_map(|r| r.err()) {
+            failures += 1;
+            let msg = e.to_string();
+            assert!(msg.contains(&format!("the folder '{}' does not exist (or was removed during the save)", dir.display())), "{msg}");
+            assert!(msg.ends_with("during the save)"), "{msg}");
+        }
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+    assert!(failures > 0, "no save lost the race in 60 rounds");
+    std::fs::remove_dir_all(&base).unwrap();
 }
