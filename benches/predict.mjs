@@ -3,12 +3,12 @@
 // cost depends on the network, not on how long it trained), saved, loaded, then timed:
 // one row (p50, p99 over 2000 calls; sync and async) and 10,000 rows in one call.
 // Prints one JSON line last and writes benches/results/predict.json.
-import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createRequire } from 'node:module';
+import { writeResult } from './lib/result.mjs';
 
 const require = createRequire(import.meta.url);
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -49,27 +49,12 @@ for (let r = 0; r < 5; r++) {
   best = Math.min(best, performance.now() - t);
 }
 
-const sh = (cmd, args) => {
-  try {
-    return execFileSync(cmd, args, { encoding: 'utf8' }).trim();
-  } catch {
-    return '';
-  }
-};
-const cpu = (fs.readFileSync('/proc/cpuinfo', 'utf8').match(/model name\s*:\s*(.*)/) ?? [])[1] ?? '';
 const result = {
   bench: 'predict',
   model: 'd-500-500-2000-10, mnist 784-d',
   one_row_sync_ms: sync,
   one_row_async_ms: asyncOne,
   rows_10000_seconds: best / 1000,
-  machine: `${os.availableParallelism()} cores, ${cpu}`,
-  date: new Date().toISOString().replace(/\.\d+Z$/, 'Z'),
-  commit: sh('git', ['-C', root, 'rev-parse', '--short', 'HEAD']),
   command: 'npm run bench:predict',
 };
-const out = path.join(root, 'benches', 'results');
-fs.mkdirSync(out, { recursive: true });
-fs.writeFileSync(path.join(out, '.predict.json.tmp'), `${JSON.stringify(result)}\n`);
-fs.renameSync(path.join(out, '.predict.json.tmp'), path.join(out, 'predict.json'));
-console.log(JSON.stringify(result));
+writeResult('predict', result);

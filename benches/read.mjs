@@ -11,6 +11,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createRequire } from 'node:module';
+import { writeResult } from './lib/result.mjs';
 
 const require = createRequire(import.meta.url);
 const here = fileURLToPath(import.meta.url);
@@ -118,26 +119,13 @@ try {
     });
     console.error(`${format}: ${files.at(-1).file_mb} MB in ${files.at(-1).seconds} s, peak RSS ${files.at(-1).peak_rss_mb} MB`);
   }
-  let commit = '';
-  try {
-    commit = execFileSync('git', ['-C', root, 'rev-parse', '--short', 'HEAD'], { encoding: 'utf8' }).trim();
-  } catch {}
-  const cpu = (fs.readFileSync('/proc/cpuinfo', 'utf8').match(/model name\s*:\s*(.*)/) ?? [])[1] ?? '';
   const result = {
     bench: 'read',
     files,
     baseline_rss_mb: +baseline.rss_mb.toFixed(1),
-    node: process.version,
-    machine: `${os.availableParallelism()} cores, ${cpu}, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB`,
-    date: new Date().toISOString().replace(/\.\d+Z$/, 'Z'),
-    commit,
     command: `npm run bench:read -- --npy-mb ${npyMb} --csv-mb ${csvMb}`,
   };
-  const out = path.join(root, 'benches', 'results');
-  fs.mkdirSync(out, { recursive: true });
-  fs.writeFileSync(path.join(out, '.read.json.tmp'), `${JSON.stringify(result)}\n`);
-  fs.renameSync(path.join(out, '.read.json.tmp'), path.join(out, 'read.json'));
-  console.log(JSON.stringify(result));
+  writeResult('read', result);
 } finally {
   fs.rmSync(dir, { recursive: true, force: true });
 }

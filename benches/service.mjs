@@ -6,12 +6,13 @@
 // rss_start_mb is the service's RSS after a 3 s warm-up, rss_end_mb after the run (with samples
 // every 5 s between); load_average_at_start says whether other work shared the machine. Prints one
 // JSON line last and writes benches/results/service.json.
-import { execFileSync, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createRequire } from 'node:module';
+import { writeResult } from './lib/result.mjs';
 import autocannon from 'autocannon';
 
 const require = createRequire(import.meta.url);
@@ -68,14 +69,6 @@ try {
   const statsAfter = (await (await fetch(`${base}/healthz`)).json()).batches;
   const batches = statsAfter.batches - statsBefore.batches;
 
-  const sh = (cmd, a) => {
-    try {
-      return execFileSync(cmd, a, { encoding: 'utf8' }).trim();
-    } catch {
-      return '';
-    }
-  };
-  const cpu = (fs.readFileSync('/proc/cpuinfo', 'utf8').match(/model name\s*:\s*(.*)/) ?? [])[1] ?? '';
   const result = {
     bench: 'service',
     model: arg('model') ? path.basename(modelPath) : 'digits 64-500-500-2000-10',
@@ -92,20 +85,12 @@ try {
     rss_end_mb: +rssEnd.toFixed(1),
     rss_every_5s_mb: samples,
     load_average_at_start: +load.toFixed(2),
-    node: process.version,
-    machine: `${os.availableParallelism()} cores, ${cpu}, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB`,
-    date: new Date().toISOString().replace(/\.\d+Z$/, 'Z'),
-    commit: sh('git', ['-C', root, 'rev-parse', '--short', 'HEAD']),
     command: `npm run bench:service${args.length ? ` -- ${args.join(' ')}` : ''}`,
     note:
       `autocannon ran on the same ${os.availableParallelism()} cores as the service` +
       (load >= 1 ? `; the machine was shared with other work (load average ${load.toFixed(1)} at the start)` : ''),
   };
-  const out = path.join(root, 'benches', 'results');
-  fs.mkdirSync(out, { recursive: true });
-  fs.writeFileSync(path.join(out, '.service.json.tmp'), `${JSON.stringify(result)}\n`);
-  fs.renameSync(path.join(out, '.service.json.tmp'), path.join(out, 'service.json'));
-  console.log(JSON.stringify(result));
+  writeResult('service', result);
 } finally {
   child?.kill('SIGTERM');
   fs.rmSync(dir, { recursive: true, force: true });
