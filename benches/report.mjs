@@ -10,6 +10,11 @@ const results = fs.existsSync(dir)
   ? fs.readdirSync(dir).filter((f) => f.endsWith('.json')).map((f) => JSON.parse(fs.readFileSync(path.join(dir, f), 'utf8')))
   : [];
 const f = (v, d = 3) => (typeof v === 'number' && Number.isFinite(v) ? v.toFixed(d) : '-');
+/** The PyTorch peer of an epoch bench, when it ran. */
+const peer = (r) =>
+  typeof r.pytorch_seconds === 'number'
+    ? ` PyTorch ${r.pytorch?.torch_version ?? ''} on the same cores: ${f(r.pytorch_seconds, 2)} s (${f(r.pytorch_gflops, 1)} GFLOP/s), ratio **${f(r.ratio, 2)}**, loss match ${r.loss_match ? 'yes' : 'NO'}.`
+    : '';
 const provenance = (r) => `${r.machine ?? '?'}; ${r.date ?? '?'}; ${r.commit ?? '?'}; \`${r.command ?? '?'}\`${r.note ? `; ${r.note}` : ''}`;
 
 const lines = [
@@ -75,9 +80,24 @@ for (const r of results.filter((r) => r.bench === 'epoch')) {
     `- ${r.device}: **${f(r.seconds_per_epoch, 2)} s per epoch** at batch ${r.batch}, ${f(r.achieved_gflops, 1)} GFLOP/s of ` +
       `${r.ceiling_gflops} (${f(r.epoch_tflop, 2)} TFLOP per epoch; the per-pair form would need ${f(r.per_pair_epoch_tflop, 1)}). ` +
       `Step: forward + gradients ${f(r.step_parts_seconds?.forward_and_gradients * 1000, 0)} ms, optimiser ` +
-      `${f(r.step_parts_seconds?.optimiser * 1000, 1)} ms, GEMMs at the ceiling ${f(r.step_gemm_seconds_at_ceiling * 1000, 0)} ms. (${provenance(r)})`,
+      `${f(r.step_parts_seconds?.optimiser * 1000, 1)} ms, GEMMs at the ceiling ${f(r.step_gemm_seconds_at_ceiling * 1000, 0)} ms.${peer(r)} (${provenance(r)})`,
   );
 }
+for (const r of results.filter((r) => r.bench === 'epoch-pretrain')) {
+  lines.push(
+    `- ${r.device}, one epoch of end-to-end autoencoder pretraining: **${f(r.seconds_per_epoch, 2)} s** at batch ${r.batch}, ` +
+      `${f(r.achieved_gflops, 1)} GFLOP/s of ${r.ceiling_gflops} (${f(r.epoch_tflop, 2)} TFLOP per epoch).${peer(r)} (${provenance(r)})`,
+  );
+}
+lines.push(
+  '',
+  'The PyTorch peer (`benches/peers/epoch_torch.py`, installed by `benches/peers/setup.sh --torch`: torch from PyPI, about',
+  '3 GB of downloads because the Linux wheel needs its CUDA libraries even to load) is the same objective written plainly:',
+  "the same networks and initial weights, the same per-point targets, mixture, entropy and prior terms, AdamW in PyTorch's",
+  "fused CPU kernel at the same learning rate, `torch.set_num_threads` = rayon's threads, float32. It runs after the engine's",
+  'epoch in the same invocation. `ratio` is ours over PyTorch\'s (below 1: we are faster). `loss match` means both computed',
+  "the first batch's loss from the engine's initial weights within 1e-4 relative.",
+);
 
 lines.push('', '## Neighbour graph (MNIST-70k, k = 20)', '');
 for (const r of results.filter((r) => r.bench === 'graph')) {
